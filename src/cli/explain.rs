@@ -1,0 +1,70 @@
+//! `log-archiver explain`: send log lines to a server's `process_log_entry` tool and answer the
+//! server's sampling requests with Claude.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::args::AnthropicArgs;
+use crate::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The log lines to explain, each sent as one tool call.
+    #[arg(required = true, value_name = "LOG_LINE")]
+    pub log_lines: Vec<String>,
+
+    /// The MCP server's Streamable HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8000/mcp")]
+    pub server: String,
+
+    /// Start this command as a stdio MCP server instead of connecting over HTTP
+    /// (e.g. "log-archiver serve --stdio").
+    #[arg(long, value_name = "COMMAND", conflicts_with = "server")]
+    pub stdio_server: Option<String>,
+
+    #[command(flatten)]
+    pub llm: AnthropicArgs,
+}
+
+impl ExplainArgs {
+    fn target(&self) -> anyhow::Result<ServerTarget> {
+        let Some(command) = &self.stdio_server else {
+            return Ok(ServerTarget::Http {
+                url: self.server.clone(),
+            });
+        };
+        let mut words = shell_words::split(command)
+            .map_err(|error| anyhow::anyhow!("cannot parse --stdio-server '{command}': {error}"))?
+            .into_iter();
+        let program = words
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("--stdio-server needs a command"))?;
+        Ok(ServerTarget::Stdio {
+            program,
+            args: words.collect(),
+        })
+    }
+}
+
+pub async fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let target = args.target()?;
+    let handler = SamplingHandler::new(args.llm.backend()?);
+    let session = connect(&target, handler).await?;
+    let mut all_succeeded = true;
+    for line in &args.log_lines {
+        let outcome = process_log_entry(&session, line).await?;
+        if outcome.is_error {
+            all_succeeded = false;
+            eprintln!("error: {}", outcome.text);
+        } else {
+            println!("{}", outcome.text);
+        }
+    }
+    let _ = session.cancel().await;
+    Ok(if all_succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,78 @@
+//! The command line: argument definitions, logging set-up, and dispatch to each command.
+
+mod args;
+mod explain;
+mod mock_llm;
+mod serve;
+mod signal;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Explain and archive log files with an LLM through the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "log-archiver", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter for diagnostics on stderr (tracing syntax, e.g. `debug` or `info,rmcp=debug`).
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_ARCHIVER_LOG",
+        default_value = "info,rmcp=warn"
+    )]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the MCP server "Log-Archiver" (Streamable HTTP, or stdio for MCP hosts).
+    Serve(serve::ServeArgs),
+    /// Send log lines to a server's process_log_entry tool, answering its sampling requests
+    /// with Claude.
+    Explain(explain::ExplainArgs),
+    /// Run a fake Anthropic Messages API on loopback for tests, demos and benchmarks.
+    MockLlm(mock_llm::MockLlmArgs),
+}
+
+/// Runs the program and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
+            Command::MockLlm(args) => mock_llm::run(args).await,
+        }
+    });
+    // Sessions and hanging requests are abandoned, not awaited, once the command is done.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,58 @@
+//! Opens an MCP client session to a server, over Streamable HTTP or by spawning a stdio server.
+
+use rmcp::service::RunningService;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{RoleClient, ServiceExt};
+
+use super::sampling::SamplingHandler;
+
+/// A live client session whose sampling requests are answered by a `SamplingHandler`.
+pub type ClientSession = RunningService<RoleClient, SamplingHandler>;
+
+/// Where the MCP server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerTarget {
+    /// A Streamable HTTP endpoint, such as `http://127.0.0.1:8000/mcp`.
+    Http { url: String },
+    /// A server started as a child process speaking MCP on its stdin and stdout.
+    Stdio { program: String, args: Vec<String> },
+}
+
+impl std::fmt::Display for ServerTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http { url } => write!(f, "{url}"),
+            Self::Stdio { program, args } => write!(f, "stdio: {program} {}", args.join(" ")),
+        }
+    }
+}
+
+/// Connects to `target` and completes the MCP handshake.
+pub async fn connect(
+    target: &ServerTarget,
+    handler: SamplingHandler,
+) -> anyhow::Result<ClientSession> {
+    match target {
+        ServerTarget::Http { url } => {
+            let transport = StreamableHttpClientTransport::from_config(
+                StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+            );
+            handler
+                .serve(transport)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot open an MCP session with {url}: {error}"))
+        }
+        ServerTarget::Stdio { program, args } => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(args);
+            let (transport, _stderr) = TokioChildProcess::builder(command)
+                .stderr(std::process::Stdio::inherit())
+                .spawn()
+                .map_err(|error| anyhow::anyhow!("cannot start MCP server '{program}': {error}"))?;
+            handler.serve(transport).await.map_err(|error| {
+                anyhow::anyhow!("cannot open an MCP session with '{program}' over stdio: {error}")
+            })
+        }
+    }
+}

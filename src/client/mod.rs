@@ -1,0 +1,11 @@
+//! The MCP client side: the sampling handler that answers a server's `sampling/createMessage`
+//! with an LLM backend, connections to a server over Streamable HTTP or stdio, and the call of
+//! `process_log_entry`.
+
+mod connect;
+mod sampling;
+mod tool_call;
+
+pub use connect::{ClientSession, ServerTarget, connect};
+pub use sampling::{CLIENT_NAME, SamplingHandler, completion_request_from, sampling_result_from};
+pub use tool_call::{ToolOutcome, process_log_entry};

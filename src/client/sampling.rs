@@ -1,0 +1,176 @@
+//! Answers the server's sampling requests: maps MCP `sampling/createMessage` onto a provider
+//! completion, calls the LLM backend, and maps the completion back.
+
+// Sampling is deprecated in the newest protocol revision but is what classic servers speak.
+#![allow(deprecated)]
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    ClientCapabilities, ClientInfo, CreateMessageRequestParams, CreateMessageResult,
+    Implementation, Role, SamplingMessage, SamplingMessageContentBlock,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ClientHandler, ErrorData, RoleClient};
+
+use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
+
+/// The client's name in the MCP handshake.
+pub const CLIENT_NAME: &str = "log-archiver";
+
+/// An MCP client handler that declares sampling and answers it with an LLM backend.
+#[derive(Clone)]
+pub struct SamplingHandler {
+    backend: Arc<dyn LlmBackend>,
+}
+
+impl SamplingHandler {
+    pub fn new(backend: Arc<dyn LlmBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+impl ClientHandler for SamplingHandler {
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        let request = completion_request_from(params)
+            .map_err(|message| ErrorData::invalid_params(message, None))?;
+        match self.backend.complete(request).await {
+            Ok(completion) => Ok(sampling_result_from(completion)),
+            Err(error) => {
+                tracing::warn!(kind = ?error.kind, "sampling request failed: {error}");
+                Err(ErrorData::internal_error(error.message, None))
+            }
+        }
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        let mut capabilities = ClientCapabilities::default();
+        capabilities.sampling = Some(Default::default());
+        ClientInfo::new(
+            capabilities,
+            Implementation::new(CLIENT_NAME, env!("CARGO_PKG_VERSION")),
+        )
+    }
+}
+
+/// Maps an MCP sampling request onto a provider-neutral completion request. Only text content
+/// can be forwarded; anything else is refused with a message naming it.
+pub fn completion_request_from(
+    params: CreateMessageRequestParams,
+) -> Result<CompletionRequest, String> {
+    let mut messages = Vec::with_capacity(params.messages.len());
+    for message in params.messages {
+        let role = match message.role {
+            Role::User => ChatRole::User,
+            Role::Assistant => ChatRole::Assistant,
+        };
+        let mut text = String::new();
+        for block in message.content.into_vec() {
+            match block {
+                SamplingMessageContentBlock::Text(block) => text.push_str(&block.text),
+                _ => return Err("only text content can be sampled by this client".into()),
+            }
+        }
+        messages.push(ChatMessage { role, text });
+    }
+    if messages.is_empty() {
+        return Err("the sampling request has no messages".into());
+    }
+    Ok(CompletionRequest {
+        system: params.system_prompt,
+        messages,
+        max_tokens: params.max_tokens,
+        temperature: params.temperature,
+        stop_sequences: params.stop_sequences.unwrap_or_default(),
+    })
+}
+
+/// Maps a completion back onto the MCP sampling result.
+pub fn sampling_result_from(completion: Completion) -> CreateMessageResult {
+    let message = SamplingMessage::new(
+        Role::Assistant,
+        SamplingMessageContentBlock::text(completion.text),
+    );
+    let result = CreateMessageResult::new(message, completion.model);
+    match completion.stop_reason {
+        Some(StopReason::EndTurn) => {
+            result.with_stop_reason(CreateMessageResult::STOP_REASON_END_TURN)
+        }
+        Some(StopReason::MaxTokens) => {
+            result.with_stop_reason(CreateMessageResult::STOP_REASON_END_MAX_TOKEN)
+        }
+        Some(StopReason::StopSequence) => {
+            result.with_stop_reason(CreateMessageResult::STOP_REASON_END_SEQUENCE)
+        }
+        Some(StopReason::Other(reason)) => result.with_stop_reason(reason),
+        None => result,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::TokenUsage;
+
+    #[test]
+    fn maps_a_sampling_request_completely() {
+        let json = serde_json::json!({
+            "messages": [
+                {"role": "user", "content": {"type": "text", "text": "first"}},
+                {"role": "assistant", "content": [{"type": "text", "text": "reply"}]},
+                {"role": "user", "content": {"type": "text", "text": "second"}}
+            ],
+            "systemPrompt": "be brief",
+            "maxTokens": 100,
+            "temperature": 0.5,
+            "stopSequences": ["END"]
+        });
+        let params: CreateMessageRequestParams = serde_json::from_value(json).unwrap();
+        let request = completion_request_from(params).unwrap();
+        assert_eq!(request.system.as_deref(), Some("be brief"));
+        assert_eq!(request.max_tokens, 100);
+        assert_eq!(request.temperature, Some(0.5));
+        assert_eq!(request.stop_sequences, vec!["END".to_string()]);
+        assert_eq!(request.messages.len(), 3);
+        assert_eq!(request.messages[1].role, ChatRole::Assistant);
+        assert_eq!(request.messages[2].text, "second");
+    }
+
+    #[test]
+    fn temperature_stays_unset_when_the_server_sent_none() {
+        let json = serde_json::json!({
+            "messages": [{"role": "user", "content": {"type": "text", "text": "x"}}],
+            "maxTokens": 10
+        });
+        let params: CreateMessageRequestParams = serde_json::from_value(json).unwrap();
+        let request = completion_request_from(params).unwrap();
+        assert_eq!(request.temperature, None);
+        assert!(request.stop_sequences.is_empty());
+        assert_eq!(request.system, None);
+    }
+
+    #[test]
+    fn maps_stop_reasons_back() {
+        for (reason, expected) in [
+            (StopReason::EndTurn, "endTurn"),
+            (StopReason::MaxTokens, "maxTokens"),
+            (StopReason::StopSequence, "stopSequence"),
+        ] {
+            let result = sampling_result_from(Completion {
+                model: "m".into(),
+                text: "t".into(),
+                stop_reason: Some(reason),
+                usage: TokenUsage::default(),
+            });
+            let json = serde_json::to_value(&result).unwrap();
+            assert_eq!(json["stopReason"], expected);
+            assert_eq!(json["role"], "assistant");
+            assert_eq!(json["model"], "m");
+            assert_eq!(json["content"]["text"], "t");
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Calls `process_log_entry` on a server and reads the outcome.
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use serde_json::json;
+
+use super::connect::ClientSession;
+use crate::server::TOOL_NAME;
+
+/// What the server said about one log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutcome {
+    /// The tool's text (its success message, or the reason it failed).
+    pub text: String,
+    /// Whether the tool reported an error.
+    pub is_error: bool,
+}
+
+impl From<CallToolResult> for ToolOutcome {
+    fn from(result: CallToolResult) -> Self {
+        let text = result
+            .content
+            .iter()
+            .filter_map(|block| block.as_text().map(|text| text.text.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Self {
+            text,
+            is_error: result.is_error.unwrap_or(false),
+        }
+    }
+}
+
+/// Sends one log line to the server's `process_log_entry` tool.
+pub async fn process_log_entry(
+    session: &ClientSession,
+    log_line: &str,
+) -> anyhow::Result<ToolOutcome> {
+    let arguments = json!({ "log_line": log_line });
+    let params = CallToolRequestParams::new(TOOL_NAME).with_arguments(
+        arguments
+            .as_object()
+            .cloned()
+            .expect("arguments are an object"),
+    );
+    let result = session
+        .call_tool(params)
+        .await
+        .map_err(|error| anyhow::anyhow!("the call to {TOOL_NAME} failed: {error}"))?;
+    Ok(result.into())
+}

@@ -1,0 +1,13 @@
+//! log-archiver: explain and archive log files with an LLM through the Model Context Protocol.
+//!
+//! The MCP server (`server`) borrows the client's LLM through sampling and hands each explained
+//! entry to the report writer (`report`). The client (`client`) answers sampling requests with an
+//! LLM backend (`llm`). `mock` is a fake LLM API for tests, demos and benchmarks; `cli` wires the
+//! commands together.
+
+pub mod cli;
+pub mod client;
+pub mod llm;
+pub mod mock;
+pub mod report;
+pub mod server;

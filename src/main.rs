@@ -1,0 +1,7 @@
+//! The `log-archiver` binary: parse the command line and hand over to the library.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    log_archiver::cli::main()
+}

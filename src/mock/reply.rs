@@ -1,0 +1,68 @@
+//! The mock LLM's deterministic answers: one sentence derived from the prompt, and token counts
+//! that grow with the text.
+
+/// Keywords the mock recognises, and how it names them.
+const FAMILIES: &[(&[&str], &str)] = &[
+    (&["timed out", "timeout"], "an operation that timed out"),
+    (
+        &["refused", "reset", "unreachable"],
+        "a failed network connection",
+    ),
+    (
+        &["denied", "unauthorized", "forbidden", "authentication"],
+        "an access failure",
+    ),
+    (&["out of memory", "oom", "killed"], "memory exhaustion"),
+    (&["disk", "no space", "i/o error"], "a storage failure"),
+    (&["deadlock", "lock"], "lock contention"),
+    (
+        &["exception", "error", "fail", "fatal"],
+        "an application error",
+    ),
+];
+
+/// The sentence the mock answers for a prompt. The same prompt always gets the same answer; the
+/// answer quotes the end of the prompt so that it can be traced back to its input.
+pub fn mock_reply(prompt: &str) -> String {
+    let lowered = prompt.to_lowercase();
+    let family = FAMILIES
+        .iter()
+        .find(|(words, _)| words.iter().any(|word| lowered.contains(word)))
+        .map_or("an unremarkable event", |(_, name)| name);
+    let flattened: String = prompt
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let flattened = flattened.trim();
+    let tail: String = {
+        let chars: Vec<char> = flattened.chars().collect();
+        chars[chars.len().saturating_sub(60)..].iter().collect()
+    };
+    format!("Mock analysis: \"{tail}\" points to {family}.")
+}
+
+/// A rough token count: about four characters a token, at least one.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_deterministic_and_traceable() {
+        let prompt = "Explain: ERROR connection refused to db-7:5432";
+        assert_eq!(mock_reply(prompt), mock_reply(prompt));
+        let reply = mock_reply(prompt);
+        assert!(reply.contains("db-7:5432"), "{reply}");
+        assert!(reply.contains("failed network connection"), "{reply}");
+        assert!(!mock_reply("line one\nline two").contains('\n'));
+    }
+
+    #[test]
+    fn token_estimates_grow_with_text() {
+        assert_eq!(estimate_tokens(""), 1);
+        assert!(estimate_tokens(&"word ".repeat(100)) > estimate_tokens("word"));
+    }
+}

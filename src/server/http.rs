@@ -1,0 +1,112 @@
+//! The Streamable HTTP transport: the MCP endpoint at `/mcp`, one session per client, with a
+//! session keep-alive longer than any sampling call.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::tool::LogArchiverServer;
+
+/// The path of the MCP endpoint.
+pub const MCP_PATH: &str = "/mcp";
+
+/// How the HTTP transport behaves.
+#[derive(Debug, Clone)]
+pub struct HttpServerSettings {
+    /// The longest a sampling call may take; idle sessions live well beyond it.
+    pub sampling_timeout: Duration,
+    /// Host names accepted in the `Host` header besides the loopback names.
+    pub extra_allowed_hosts: Vec<String>,
+}
+
+/// A running Streamable HTTP server.
+pub struct HttpServer {
+    address: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl HttpServer {
+    /// Serves `server` (one clone per session) on `listener`.
+    pub fn start(
+        listener: TcpListener,
+        server: LogArchiverServer,
+        settings: HttpServerSettings,
+    ) -> std::io::Result<Self> {
+        let address = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let mut session_config = SessionConfig::default();
+        session_config.keep_alive = Some(session_keep_alive(settings.sampling_timeout));
+        let mut sessions = LocalSessionManager::default();
+        sessions.session_config = session_config;
+        let mut allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+        allowed_hosts.extend(settings.extra_allowed_hosts);
+        let config = StreamableHttpServerConfig::default()
+            .with_allowed_hosts(allowed_hosts)
+            .with_cancellation_token(shutdown.child_token());
+        let service =
+            StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
+        let router = axum::Router::new().nest_service(MCP_PATH, service);
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+        });
+        Ok(Self {
+            address,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The URL clients connect to.
+    pub fn url(&self) -> String {
+        format!("http://{}{MCP_PATH}", self.address)
+    }
+
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs until the server stops.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|error| Err(std::io::Error::other(error)))
+    }
+
+    /// Stops the server: sessions end and open streams close.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// An idle session outlives the longest sampling call by a wide margin.
+fn session_keep_alive(sampling_timeout: Duration) -> Duration {
+    (sampling_timeout * 2 + Duration::from_secs(60)).max(SessionConfig::DEFAULT_KEEP_ALIVE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_alive_exceeds_sampling_timeout() {
+        for secs in [1, 120, 600, 3600] {
+            let timeout = Duration::from_secs(secs);
+            assert!(session_keep_alive(timeout) > timeout);
+        }
+    }
+}

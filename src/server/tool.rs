@@ -1,0 +1,188 @@
+//! The `process_log_entry` tool: ask the calling client's LLM (MCP sampling) to explain a log
+//! line, then append the line and its explanation to the report through the writer actor.
+
+// Sampling is deprecated in the newest protocol revision but is what classic clients speak.
+#![allow(deprecated)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, CreateMessageRequest, CreateMessageRequestParams, Implementation,
+    Role, SamplingMessage, SamplingMessageContentBlock, ServerCapabilities, ServerInfo,
+    ServerRequest,
+};
+use rmcp::service::{PeerRequestOptions, ServiceError};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+
+use super::prompt::PromptTemplate;
+use crate::report::{ReportWriter, format_record};
+
+/// The server's name in the MCP handshake.
+pub const SERVER_NAME: &str = "Log-Archiver";
+/// The tool's name.
+pub const TOOL_NAME: &str = "process_log_entry";
+
+/// How the tool asks for explanations.
+#[derive(Debug, Clone)]
+pub struct ToolSettings {
+    pub prompt: PromptTemplate,
+    pub max_tokens: u32,
+    /// How long to wait for the client's answer to one sampling request.
+    pub sampling_timeout: Duration,
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        Self {
+            prompt: PromptTemplate::default(),
+            max_tokens: 100,
+            sampling_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The arguments of `process_log_entry`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct ProcessLogEntryArgs {
+    /// One raw log line (or entry) to explain and archive in the incident report.
+    pub log_line: String,
+}
+
+/// The MCP server handler. Cheap to clone: one per session, all sharing one report writer.
+#[derive(Clone)]
+pub struct LogArchiverServer {
+    settings: Arc<ToolSettings>,
+    writer: ReportWriter,
+    success_message: Arc<str>,
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl LogArchiverServer {
+    pub fn new(settings: ToolSettings, writer: ReportWriter) -> Self {
+        let report_name = writer
+            .path()
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| writer.path().display().to_string());
+        Self {
+            settings: Arc::new(settings),
+            success_message: format!("Success: Log analyzed and appended to '{report_name}'.")
+                .into(),
+            writer,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        name = "process_log_entry",
+        description = "Explain one log line with the client's LLM (via MCP sampling) and append \
+                       the line and its explanation to the server's incident report."
+    )]
+    async fn process_log_entry(
+        &self,
+        Parameters(args): Parameters<ProcessLogEntryArgs>,
+        peer: Peer<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let analysis = match self.explain(&peer, &args.log_line).await {
+            Ok(analysis) => analysis,
+            Err(message) => return Ok(CallToolResult::error(vec![ContentBlock::text(message)])),
+        };
+        let record = format_record(&args.log_line, &analysis);
+        if let Err(error) = self.writer.append(record).await {
+            tracing::error!(%error, "report append failed");
+            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                "The explanation could not be archived: {error}"
+            ))]));
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            self.success_message.to_string(),
+        )]))
+    }
+}
+
+impl LogArchiverServer {
+    /// Asks the client's LLM to explain `log_line`; an `Err` is the message the caller sees.
+    async fn explain(&self, peer: &Peer<RoleServer>, log_line: &str) -> Result<String, String> {
+        let declares_sampling = peer
+            .peer_info()
+            .is_some_and(|info| info.capabilities.sampling.is_some());
+        if !declares_sampling {
+            return Err(
+                "The client did not declare the MCP sampling capability, so the log line cannot \
+                 be explained: connect with a client that supports sampling."
+                    .to_string(),
+            );
+        }
+        let message = SamplingMessage::new(
+            Role::User,
+            SamplingMessageContentBlock::text(self.settings.prompt.render(log_line)),
+        );
+        let params = CreateMessageRequestParams::new(vec![message], self.settings.max_tokens);
+        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+        let timeout = self.settings.sampling_timeout;
+        let outcome = match peer
+            .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+            .await
+        {
+            Ok(handle) => handle.await_response().await,
+            Err(error) => Err(error),
+        };
+        let result =
+            match outcome {
+                Ok(rmcp::model::ClientResult::CreateMessageResult(result)) => result,
+                Ok(_) => return Err(
+                    "The client answered the sampling request with something other than a message."
+                        .into(),
+                ),
+                Err(error) => return Err(describe_sampling_error(&error, timeout)),
+            };
+        let text: String = result
+            .message
+            .content
+            .into_vec()
+            .into_iter()
+            .filter_map(|block| match block {
+                SamplingMessageContentBlock::Text(text) => Some(text.text),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(
+                "The client's LLM returned no text for this log line; nothing was archived.".into(),
+            );
+        }
+        Ok(text.to_string())
+    }
+}
+
+fn describe_sampling_error(error: &ServiceError, timeout: Duration) -> String {
+    match error {
+        ServiceError::Timeout { .. } => format!(
+            "The client did not answer the sampling request within {} s; nothing was archived.",
+            timeout.as_secs_f64()
+        ),
+        ServiceError::McpError(data) => format!(
+            "The client's sampling request failed: {}; nothing was archived.",
+            data.message
+        ),
+        other => format!("The sampling request failed: {other}; nothing was archived."),
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for LogArchiverServer {
+    fn get_info(&self) -> ServerInfo {
+        ServerInfo::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Call process_log_entry with one log line; the server asks your LLM to explain it \
+                 (sampling) and archives both in its incident report.",
+            )
+    }
+}
