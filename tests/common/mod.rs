@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: the real binary, servers on ephemeral loopback
+//! ports, and reading reports back.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use log_archiver::mock::{MockLlm, MockSettings, mock_reply};
+use log_archiver::report::format_record;
+use log_archiver::server::DEFAULT_PROMPT_TEMPLATE;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The path of the `log-archiver` binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_log-archiver")
+}
+
+/// A `log-archiver` command with quiet logs.
+pub fn command() -> Command {
+    let mut command = Command::new(binary());
+    command.env("LOG_ARCHIVER_LOG", "warn").kill_on_drop(true);
+    command
+}
+
+/// Starts the mock LLM in this process.
+pub async fn start_mock(settings: MockSettings) -> MockLlm {
+    MockLlm::start_on_loopback(settings).await.expect("mock LLM starts")
+}
+
+/// A `log-archiver serve` process on an ephemeral loopback port, killed when dropped.
+pub struct ServeProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// Starts `log-archiver serve --port 0 --report REPORT EXTRA...` and waits for its URL.
+    pub async fn start(report: &Path, extra: &[&str]) -> Self {
+        let mut child = command()
+            .args(["serve", "--port", "0", "--report"])
+            .arg(report)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.expect("stderr readable") {
+                if let Some(url) = line.strip_prefix("Log-Archiver MCP server listening on ") {
+                    return url.to_string();
+                }
+            }
+            panic!("serve exited before listening");
+        })
+        .await
+        .expect("serve listens within 30 s");
+        // Keep draining stderr so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, url }
+    }
+}
+
+/// The record the mock LLM's answer produces for `log_line` under the default prompt.
+pub fn expected_record(log_line: &str) -> String {
+    let prompt = DEFAULT_PROMPT_TEMPLATE.replace("{log_line}", log_line);
+    format_record(log_line, &mock_reply(&prompt))
+}
+
+/// A scratch directory and a report path inside it.
+pub fn scratch_report() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("incident_report.txt");
+    (dir, report)
+}
+
+/// The report's text, or empty when it does not exist.
+pub fn read_report(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Output of a finished command.
+pub struct Finished {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a command to completion (at most 60 s).
+pub async fn finish(mut command: Command) -> Finished {
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("command finishes within 60 s")
+        .expect("command runs");
+    Finished {
+        success: output.status.success(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `log-archiver explain` pointed at `mock` with a test key.
+pub fn explain_command(mock: &MockLlm) -> Command {
+    let mut command = command();
+    command
+        .arg("explain")
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env_remove("LOG_ARCHIVER_MODEL");
+    command
+}

@@ -1,0 +1,138 @@
+//! Interoperability with the official Python MCP SDK (classic 1.x API): its client against our
+//! server over HTTP and stdio, and our client against its FastMCP server, with the sampling
+//! request on the tool call's stream and on the standalone GET stream. The peers live in
+//! tests/interop/ and are installed, pinned, into a virtualenv on first use.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use log_archiver::mock::{MockLlm, MockSettings};
+use tokio::process::{Child, Command};
+use tokio::sync::OnceCell;
+
+static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// The virtualenv's python, set up once per test run.
+async fn python() -> &'static Path {
+    PYTHON
+        .get_or_init(|| async {
+            let output = Command::new("bash")
+                .arg(interop_dir().join("setup_venv.sh"))
+                .stderr(Stdio::inherit())
+                .output()
+                .await
+                .expect("setup_venv.sh runs");
+            assert!(output.status.success(), "setup_venv.sh failed");
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            PathBuf::from(stdout.lines().last().expect("python path printed").trim())
+        })
+        .await
+}
+
+/// The Python client pointed at the mock LLM.
+async fn python_client(mock: &MockLlm) -> Command {
+    let mut command = Command::new(python().await);
+    command
+        .arg(interop_dir().join("python_client.py"))
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env("LOG_ARCHIVER_LOG", "warn")
+        .kill_on_drop(true);
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the FastMCP peer and waits until it accepts connections.
+async fn start_fastmcp(report: &Path, standalone_stream: bool) -> (Child, String) {
+    let port = free_port();
+    let mut command = Command::new(python().await);
+    command
+        .arg(interop_dir().join("fastmcp_server.py"))
+        .args(["--port", &port.to_string(), "--report"])
+        .arg(report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if standalone_stream {
+        command.arg("--standalone-stream");
+    }
+    let child = command.spawn().expect("FastMCP server starts");
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return (child, format!("http://127.0.0.1:{port}/mcp"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("FastMCP server did not listen on port {port} within 30 s");
+}
+
+#[tokio::test]
+async fn python_sdk_client_uses_our_server_over_http() {
+    let mock = start_mock(MockSettings::default()).await;
+    let (_dir, report) = scratch_report();
+    let server = ServeProcess::start(&report, &[]).await;
+    let lines = ["ERROR python over http", "WARN tab\tand unicode \u{2713}"];
+    let mut client = python_client(&mock).await;
+    client.args(["http", &server.url]).args(lines);
+    let finished = finish(client).await;
+    assert!(finished.success, "python client failed: {}", finished.stderr);
+    assert_eq!(
+        finished.stdout,
+        "Success: Log analyzed and appended to 'incident_report.txt'.\n".repeat(2)
+    );
+    let expected: String = lines.iter().map(|line| expected_record(line)).collect();
+    assert_eq!(read_report(&report), expected);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn python_sdk_client_uses_our_server_over_stdio() {
+    let mock = start_mock(MockSettings::default()).await;
+    let (_dir, report) = scratch_report();
+    let mut client = python_client(&mock).await;
+    client
+        .args(["stdio", binary(), "serve", "--stdio", "--report"])
+        .arg(&report)
+        .args(["--", "ERROR python over stdio"]);
+    let finished = finish(client).await;
+    assert!(finished.success, "python client failed: {}", finished.stderr);
+    assert_eq!(read_report(&report), expected_record("ERROR python over stdio"));
+    mock.stop().await;
+}
+
+async fn explain_against_fastmcp(standalone_stream: bool) {
+    let mock = start_mock(MockSettings::default()).await;
+    let (_dir, report) = scratch_report();
+    let (_server, url) = start_fastmcp(&report, standalone_stream).await;
+    let mut explain = explain_command(&mock);
+    explain.args(["--server", &url, "ERROR our client, their server"]);
+    let finished = finish(explain).await;
+    assert!(finished.success, "explain failed: {}", finished.stderr);
+    assert_eq!(
+        finished.stdout,
+        "Success: Log analyzed and appended to 'incident_report.txt'.\n"
+    );
+    assert_eq!(read_report(&report), expected_record("ERROR our client, their server"));
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn our_client_answers_fastmcp_sampling_tied_to_the_tool_call() {
+    explain_against_fastmcp(false).await;
+}
+
+#[tokio::test]
+async fn our_client_answers_fastmcp_sampling_on_the_standalone_stream() {
+    explain_against_fastmcp(true).await;
+}
