@@ -16,7 +16,10 @@ use log_archiver::report::ReportWriter;
 use log_archiver::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
 use tokio::net::TcpListener;
 
-async fn start_server(report: &std::path::Path, settings: ToolSettings) -> (HttpServer, ReportWriter) {
+async fn start_server(
+    report: &std::path::Path,
+    settings: ToolSettings,
+) -> (HttpServer, ReportWriter) {
     let (writer, _done) = ReportWriter::start(report).await.unwrap();
     let http_settings = HttpServerSettings {
         sampling_timeout: settings.sampling_timeout,
@@ -24,7 +27,10 @@ async fn start_server(report: &std::path::Path, settings: ToolSettings) -> (Http
     };
     let server = LogArchiverServer::new(settings, writer.clone());
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    (HttpServer::start(listener, server, http_settings).unwrap(), writer)
+    (
+        HttpServer::start(listener, server, http_settings).unwrap(),
+        writer,
+    )
 }
 
 fn mock_backend(mock: &MockLlm) -> Arc<dyn LlmBackend> {
@@ -56,7 +62,12 @@ async fn two_hundred_concurrent_calls_give_two_hundred_whole_records() {
         sessions.push(Arc::new(connect(&target, handler).await.unwrap()));
     }
     let lines: Vec<String> = (0..200)
-        .map(|i| format!("2026-11-29T10:00:{:02} ERROR worker-{i} request {i} failed", i % 60))
+        .map(|i| {
+            format!(
+                "2026-11-29T10:00:{:02} ERROR worker-{i} request {i} failed",
+                i % 60
+            )
+        })
         .collect();
     let calls: Vec<_> = lines
         .iter()
@@ -71,7 +82,10 @@ async fn two_hundred_concurrent_calls_give_two_hundred_whole_records() {
         let outcome = call.await.unwrap().unwrap();
         assert!(!outcome.is_error, "{}", outcome.text);
     }
-    assert!(mock.stats().snapshot().max_in_flight > 1, "calls were not concurrent");
+    assert!(
+        mock.stats().snapshot().max_in_flight > 1,
+        "calls were not concurrent"
+    );
     for session in sessions {
         Arc::into_inner(session).unwrap().cancel().await.unwrap();
     }
@@ -79,7 +93,9 @@ async fn two_hundred_concurrent_calls_give_two_hundred_whole_records() {
     writer.stop();
 
     let text = read_report(&report);
-    let records: Vec<&str> = text.split_inclusive("------------------------------\n").collect();
+    let records: Vec<&str> = text
+        .split_inclusive("------------------------------\n")
+        .collect();
     assert_eq!(records.len(), 200);
     let mut seen: Vec<&str> = records.clone();
     seen.sort_unstable();
@@ -112,12 +128,22 @@ async fn sampling_timeout_gives_a_tool_error_and_the_server_keeps_serving() {
     let (server, writer) = start_server(&report, settings).await;
     let target = ServerTarget::Http { url: server.url() };
 
-    let stalled = connect(&target, SamplingHandler::new(Arc::new(StalledBackend))).await.unwrap();
+    let stalled = connect(&target, SamplingHandler::new(Arc::new(StalledBackend)))
+        .await
+        .unwrap();
     let outcome = process_log_entry(&stalled, "ERROR slow").await.unwrap();
     assert!(outcome.is_error);
-    assert!(outcome.text.contains("did not answer the sampling request within 1 s"), "{}", outcome.text);
+    assert!(
+        outcome
+            .text
+            .contains("did not answer the sampling request within 1 s"),
+        "{}",
+        outcome.text
+    );
 
-    let healthy = connect(&target, SamplingHandler::new(mock_backend(&mock))).await.unwrap();
+    let healthy = connect(&target, SamplingHandler::new(mock_backend(&mock)))
+        .await
+        .unwrap();
     let outcome = process_log_entry(&healthy, "ERROR fast").await.unwrap();
     assert!(!outcome.is_error, "{}", outcome.text);
 

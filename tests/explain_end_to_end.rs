@@ -11,7 +11,10 @@ async fn explain_over_http_appends_seed_records() {
     let mock = start_mock(MockSettings::default()).await;
     let (_dir, report) = scratch_report();
     let server = ServeProcess::start(&report, &[]).await;
-    let lines = ["ERROR connection refused to db-1:5432", "kernel: Out of memory: Killed process 4242"];
+    let lines = [
+        "ERROR connection refused to db-1:5432",
+        "kernel: Out of memory: Killed process 4242",
+    ];
     let mut explain = explain_command(&mock);
     explain.args(["--server", &server.url]).args(lines);
     let finished = finish(explain).await;
@@ -62,7 +65,12 @@ async fn sampling_request_matches_the_seed_prompt() {
     let (_dir, report) = scratch_report();
     let server = ServeProcess::start(
         &report,
-        &["--prompt", "Summarise for an on-call engineer: {log_line}", "--max-tokens", "5"],
+        &[
+            "--prompt",
+            "Summarise for an on-call engineer: {log_line}",
+            "--max-tokens",
+            "5",
+        ],
     )
     .await;
     let mut explain = explain_command(&mock);
@@ -70,7 +78,12 @@ async fn sampling_request_matches_the_seed_prompt() {
     let finished = finish(explain).await;
     assert!(finished.success, "explain failed: {}", finished.stderr);
     let text = read_report(&report);
-    let analysis = text.lines().nth(2).unwrap().strip_prefix("ANALYSIS: ").unwrap();
+    let analysis = text
+        .lines()
+        .nth(2)
+        .unwrap()
+        .strip_prefix("ANALYSIS: ")
+        .unwrap();
     // Five tokens is about twenty characters: the mock cut the answer at max_tokens.
     assert!(analysis.chars().count() <= 20, "{analysis}");
     assert!(analysis.starts_with("Mock analysis"), "{analysis}");

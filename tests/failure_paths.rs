@@ -24,7 +24,10 @@ async fn explain_once(settings: MockSettings, extra: &[&str]) -> (Finished, Stri
     let (_dir, report) = scratch_report();
     let server = ServeProcess::start(&report, &[]).await;
     let mut explain = explain_command(&mock);
-    explain.args(["--server", &server.url]).args(extra).arg("ERROR something broke");
+    explain
+        .args(["--server", &server.url])
+        .args(extra)
+        .arg("ERROR something broke");
     let finished = finish(explain).await;
     mock.stop().await;
     (finished, read_report(&report))
@@ -38,12 +41,18 @@ async fn client_without_sampling_gets_a_tool_error_and_nothing_is_written() {
     // The unit handler declares no capabilities at all.
     let client = ().serve(transport).await.unwrap();
     let params = CallToolRequestParams::new("process_log_entry").with_arguments(
-        serde_json::json!({"log_line": "ERROR x"}).as_object().cloned().unwrap(),
+        serde_json::json!({"log_line": "ERROR x"})
+            .as_object()
+            .cloned()
+            .unwrap(),
     );
     let result = client.call_tool(params).await.unwrap();
     assert_eq!(result.is_error, Some(true));
     let text = &result.content[0].as_text().unwrap().text;
-    assert!(text.contains("did not declare the MCP sampling capability"), "{text}");
+    assert!(
+        text.contains("did not declare the MCP sampling capability"),
+        "{text}"
+    );
     // The server keeps serving the same session.
     let tools = client.list_tools(None).await.unwrap();
     assert_eq!(tools.tools[0].name, "process_log_entry");
@@ -55,8 +64,16 @@ async fn client_without_sampling_gets_a_tool_error_and_nothing_is_written() {
 async fn provider_500_is_reported_clearly() {
     let (finished, report) = explain_once(fault("500:every=1"), &[]).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("the LLM API failed (HTTP 500"), "{}", finished.stderr);
-    assert!(finished.stderr.contains("nothing was archived"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("the LLM API failed (HTTP 500"),
+        "{}",
+        finished.stderr
+    );
+    assert!(
+        finished.stderr.contains("nothing was archived"),
+        "{}",
+        finished.stderr
+    );
     assert_eq!(report, "");
 }
 
@@ -64,7 +81,13 @@ async fn provider_500_is_reported_clearly() {
 async fn provider_overload_is_reported_clearly() {
     let (finished, report) = explain_once(fault("529:every=1"), &[]).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("the LLM API is overloaded (HTTP 529"), "{}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("the LLM API is overloaded (HTTP 529"),
+        "{}",
+        finished.stderr
+    );
     assert_eq!(report, "");
 }
 
@@ -72,7 +95,11 @@ async fn provider_overload_is_reported_clearly() {
 async fn provider_hang_times_out_clearly() {
     let (finished, report) = explain_once(fault("hang:every=1"), &["--llm-timeout", "1"]).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("did not answer within 1 s"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("did not answer within 1 s"),
+        "{}",
+        finished.stderr
+    );
     assert_eq!(report, "");
 }
 
@@ -80,7 +107,11 @@ async fn provider_hang_times_out_clearly() {
 async fn malformed_provider_answer_is_reported_clearly() {
     let (finished, report) = explain_once(fault("malformed:every=1"), &[]).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("malformed body"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("malformed body"),
+        "{}",
+        finished.stderr
+    );
     assert_eq!(report, "");
 }
 
@@ -100,7 +131,11 @@ async fn rejected_key_is_reported_without_revealing_it() {
         .args(["--server", &server.url, "ERROR x"]);
     let finished = finish(explain).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("API key was rejected"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("API key was rejected"),
+        "{}",
+        finished.stderr
+    );
     assert!(!finished.stderr.contains("sk-ant-wrong-secret-123"));
     assert!(!finished.stdout.contains("sk-ant-wrong-secret-123"));
     assert_eq!(read_report(&report), "");
@@ -116,7 +151,11 @@ async fn missing_key_stops_explain_before_connecting() {
         .args(["--server", "http://127.0.0.1:9/mcp", "ERROR x"]);
     let finished = finish(explain).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("no Anthropic API key"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("no Anthropic API key"),
+        "{}",
+        finished.stderr
+    );
     mock.stop().await;
 }
 
@@ -128,7 +167,13 @@ async fn unreachable_server_is_reported_clearly() {
     explain.args(["--server", "http://127.0.0.1:9/mcp", "ERROR x"]);
     let finished = finish(explain).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("cannot open an MCP session with http://127.0.0.1:9/mcp"), "{}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("cannot open an MCP session with http://127.0.0.1:9/mcp"),
+        "{}",
+        finished.stderr
+    );
     mock.stop().await;
 }
 
@@ -137,8 +182,14 @@ async fn unwritable_report_fails_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("no-such-dir").join("report.txt");
     let mut serve = command();
-    serve.args(["serve", "--port", "0", "--report"]).arg(&report);
+    serve
+        .args(["serve", "--port", "0", "--report"])
+        .arg(&report);
     let finished = finish(serve).await;
     assert_eq!(finished.code, Some(1));
-    assert!(finished.stderr.contains("cannot open report file"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("cannot open report file"),
+        "{}",
+        finished.stderr
+    );
 }

@@ -17,7 +17,9 @@ fn body(text: &str, max_tokens: u32) -> Value {
 }
 
 async fn post(base: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new().post(format!("{base}/v1/messages")).json(body);
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/v1/messages"))
+        .json(body);
     if let Some(key) = key {
         request = request.header("x-api-key", key);
     }
@@ -27,13 +29,25 @@ async fn post(base: &str, key: Option<&str>, body: &Value) -> reqwest::Response 
 #[tokio::test]
 async fn answers_deterministically_with_usage_that_grows_with_input() {
     let mock = start_mock(MockSettings::default()).await;
-    let short: Value = post(&mock.base_url(), Some("k"), &body("ERROR short", 100)).await.json().await.unwrap();
-    let again: Value = post(&mock.base_url(), Some("k"), &body("ERROR short", 100)).await.json().await.unwrap();
-    let long: Value = post(&mock.base_url(), Some("k"), &body(&"ERROR long ".repeat(50), 100))
+    let short: Value = post(&mock.base_url(), Some("k"), &body("ERROR short", 100))
         .await
         .json()
         .await
         .unwrap();
+    let again: Value = post(&mock.base_url(), Some("k"), &body("ERROR short", 100))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let long: Value = post(
+        &mock.base_url(),
+        Some("k"),
+        &body(&"ERROR long ".repeat(50), 100),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     assert_eq!(short["content"], again["content"]);
     assert_eq!(short["type"], "message");
     assert_eq!(short["role"], "assistant");
@@ -57,8 +71,18 @@ async fn requires_a_key_and_accepts_bearer_tokens() {
     let error: Value = missing.json().await.unwrap();
     assert_eq!(error["type"], "error");
     assert_eq!(error["error"]["type"], "authentication_error");
-    assert_eq!(post(&mock.base_url(), Some("bad"), &body("x", 10)).await.status(), 401);
-    assert_eq!(post(&mock.base_url(), Some("good"), &body("x", 10)).await.status(), 200);
+    assert_eq!(
+        post(&mock.base_url(), Some("bad"), &body("x", 10))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&mock.base_url(), Some("good"), &body("x", 10))
+            .await
+            .status(),
+        200
+    );
     let bearer = reqwest::Client::new()
         .post(format!("{}/v1/messages", mock.base_url()))
         .bearer_auth("good")
@@ -75,7 +99,10 @@ async fn requires_a_key_and_accepts_bearer_tokens() {
 #[tokio::test]
 async fn injects_faults_on_schedule_and_counts_them() {
     let mock = start_mock(MockSettings {
-        faults: vec!["429:every=2".parse().unwrap(), "529:every=3".parse().unwrap()],
+        faults: vec![
+            "429:every=2".parse().unwrap(),
+            "529:every=3".parse().unwrap(),
+        ],
         retry_after: Duration::from_secs(7),
         ..MockSettings::default()
     })
@@ -114,7 +141,10 @@ async fn enforces_its_rate_limit_with_anthropic_headers() {
     for _ in 0..3 {
         let response = post(&mock.base_url(), Some("k"), &body("x", 10)).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["anthropic-ratelimit-requests-limit"], "3");
+        assert_eq!(
+            response.headers()["anthropic-ratelimit-requests-limit"],
+            "3"
+        );
         remaining.push(
             response.headers()["anthropic-ratelimit-requests-remaining"]
                 .to_str()
@@ -125,9 +155,17 @@ async fn enforces_its_rate_limit_with_anthropic_headers() {
     assert_eq!(remaining, vec!["2", "1", "0"]);
     let limited = post(&mock.base_url(), Some("k"), &body("x", 10)).await;
     assert_eq!(limited.status(), 429);
-    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=20).contains(&retry_after), "{retry_after}");
-    assert!(limited.headers().contains_key("anthropic-ratelimit-requests-reset"));
+    assert!(
+        limited
+            .headers()
+            .contains_key("anthropic-ratelimit-requests-reset")
+    );
     let error: Value = limited.json().await.unwrap();
     assert_eq!(error["error"]["type"], "rate_limit_error");
     mock.stop().await;
@@ -162,8 +200,16 @@ async fn the_binary_serves_on_the_port_it_prints() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout).lines().next_line().await.unwrap().unwrap();
-    let base = line.strip_prefix("mock LLM listening on ").unwrap().to_string();
+    let line = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap();
+    let base = line
+        .strip_prefix("mock LLM listening on ")
+        .unwrap()
+        .to_string();
     let response = post(&base, Some("k"), &body("x", 10)).await;
     assert_eq!(response.status(), 500);
     child.kill().await.unwrap();
@@ -175,5 +221,9 @@ async fn the_binary_rejects_a_bad_fault_spec() {
     mock.args(["mock-llm", "--fault", "418:every=1"]);
     let finished = finish(mock).await;
     assert!(!finished.success);
-    assert!(finished.stderr.contains("invalid fault '418:every=1'"), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("invalid fault '418:every=1'"),
+        "{}",
+        finished.stderr
+    );
 }

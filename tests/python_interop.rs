@@ -50,7 +50,11 @@ async fn python_client(mock: &MockLlm) -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts the FastMCP peer and waits until it accepts connections.
@@ -69,7 +73,10 @@ async fn start_fastmcp(report: &Path, standalone_stream: bool) -> (Child, String
     }
     let child = command.spawn().expect("FastMCP server starts");
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return (child, format!("http://127.0.0.1:{port}/mcp"));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -86,7 +93,11 @@ async fn python_sdk_client_uses_our_server_over_http() {
     let mut client = python_client(&mock).await;
     client.args(["http", &server.url]).args(lines);
     let finished = finish(client).await;
-    assert!(finished.success, "python client failed: {}", finished.stderr);
+    assert!(
+        finished.success,
+        "python client failed: {}",
+        finished.stderr
+    );
     assert_eq!(
         finished.stdout,
         "Success: Log analyzed and appended to 'incident_report.txt'.\n".repeat(2)
@@ -106,8 +117,15 @@ async fn python_sdk_client_uses_our_server_over_stdio() {
         .arg(&report)
         .args(["--", "ERROR python over stdio"]);
     let finished = finish(client).await;
-    assert!(finished.success, "python client failed: {}", finished.stderr);
-    assert_eq!(read_report(&report), expected_record("ERROR python over stdio"));
+    assert!(
+        finished.success,
+        "python client failed: {}",
+        finished.stderr
+    );
+    assert_eq!(
+        read_report(&report),
+        expected_record("ERROR python over stdio")
+    );
     mock.stop().await;
 }
 
@@ -123,7 +141,10 @@ async fn explain_against_fastmcp(standalone_stream: bool) {
         finished.stdout,
         "Success: Log analyzed and appended to 'incident_report.txt'.\n"
     );
-    assert_eq!(read_report(&report), expected_record("ERROR our client, their server"));
+    assert_eq!(
+        read_report(&report),
+        expected_record("ERROR our client, their server")
+    );
     mock.stop().await;
 }
 

@@ -27,7 +27,9 @@ pub fn command() -> Command {
 
 /// Starts the mock LLM in this process.
 pub async fn start_mock(settings: MockSettings) -> MockLlm {
-    MockLlm::start_on_loopback(settings).await.expect("mock LLM starts")
+    MockLlm::start_on_loopback(settings)
+        .await
+        .expect("mock LLM starts")
 }
 
 /// A `log-archiver serve` process on an ephemeral loopback port, killed when dropped.
