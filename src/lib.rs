@@ -9,5 +9,6 @@ pub mod cli;
 pub mod client;
 pub mod llm;
 pub mod mock;
+pub mod protocol;
 pub mod report;
 pub mod server;

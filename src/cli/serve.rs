@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use super::args::parse_duration;
 use super::signal::shutdown_requested;
-use crate::report::ReportWriter;
+use crate::report::{OrderLimits, ReportWriter};
 use crate::server::{
     DEFAULT_PROMPT_TEMPLATE, HttpServer, HttpServerSettings, LogArchiverServer, PromptTemplate,
     ToolSettings, serve_stdio,
@@ -47,7 +47,8 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let (writer, writer_done) = ReportWriter::start(&args.report).await?;
+    let limits = OrderLimits::for_sampling_timeout(args.sampling_timeout);
+    let (writer, writer_done) = ReportWriter::start(&args.report, limits).await?;
     let server = LogArchiverServer::new(
         ToolSettings {
             prompt: args.prompt,

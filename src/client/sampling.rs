@@ -14,6 +14,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
+use crate::protocol::FailureDetail;
 
 /// The client's name in the MCP handshake.
 pub const CLIENT_NAME: &str = "log-archiver";
@@ -41,8 +42,13 @@ impl ClientHandler for SamplingHandler {
         match self.backend.complete(request).await {
             Ok(completion) => Ok(sampling_result_from(completion)),
             Err(error) => {
-                tracing::warn!(kind = ?error.kind, "sampling request failed: {error}");
-                Err(ErrorData::internal_error(error.message, None))
+                tracing::debug!(kind = ?error.kind, "sampling request failed: {error}");
+                let detail = FailureDetail {
+                    kind: error.kind.failure_kind(),
+                    attempts: Some(error.attempts),
+                };
+                let data = serde_json::to_value(detail).expect("details serialize");
+                Err(ErrorData::internal_error(error.message, Some(data)))
             }
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// The kind of an LLM failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LlmErrorKind {
     /// The API key was missing or refused (401/403).
@@ -28,6 +28,12 @@ pub enum LlmErrorKind {
 }
 
 impl LlmErrorKind {
+    /// The kind's name in failure reports, such as `llm_rate_limited`.
+    pub fn failure_kind(self) -> String {
+        let name = serde_json::to_value(self).expect("kinds serialize");
+        format!("llm_{}", name.as_str().expect("kinds serialize as strings"))
+    }
+
     /// Whether the same request may succeed if sent again later.
     pub fn is_retryable(self) -> bool {
         matches!(
@@ -53,6 +59,8 @@ pub struct LlmError {
     pub retry_after: Option<Duration>,
     /// The provider's explicit verdict on retrying (`x-should-retry`), when it gave one.
     pub should_retry: Option<bool>,
+    /// How many attempts were made before giving up.
+    pub attempts: u32,
 }
 
 impl LlmError {
@@ -63,6 +71,7 @@ impl LlmError {
             status: None,
             retry_after: None,
             should_retry: None,
+            attempts: 1,
         }
     }
 

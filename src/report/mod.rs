@@ -1,7 +1,10 @@
-//! The incident report: the record format and the writer actor that alone appends to the file.
+//! The incident report: the record format, the reorder buffer, and the writer actor that alone
+//! appends to the file.
 
+mod order;
 mod record;
 mod writer;
 
+pub use order::{JobId, OrderLimits, Resolution};
 pub use record::{RECORD_SEPARATOR, format_record};
 pub use writer::{ReportWriter, ReportWriterError, WriterMessage};

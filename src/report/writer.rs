@@ -5,8 +5,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::time::{Duration, Instant};
+
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
+
+use super::order::{OrderLimits, ReorderBuffer, Resolution};
 
 /// Why the report could not be opened or written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,11 +25,26 @@ pub enum ReportWriterError {
 
 /// Messages the writer actor understands.
 pub enum WriterMessage {
-    /// Append one whole record and answer once it is handed to the operating system.
+    /// Append one whole record at once (a call without ordering information).
     Append {
         record: String,
         reply: RpcReplyPort<Result<(), ReportWriterError>>,
     },
+    /// Resolve entry `seq` of `job` with a record or as a skip; records are written in order.
+    Resolve {
+        job: String,
+        seq: u64,
+        record: Option<String>,
+        reply: RpcReplyPort<Result<Resolution, ReportWriterError>>,
+    },
+    /// Make the report durable and tell its length before `job`'s entry `seq`.
+    LengthBefore {
+        job: String,
+        seq: u64,
+        reply: RpcReplyPort<Result<u64, ReportWriterError>>,
+    },
+    /// Pass over gaps that waited too long.
+    Expire,
 }
 
 struct WriterActor;
@@ -33,19 +52,52 @@ struct WriterActor;
 struct WriterState {
     path: PathBuf,
     file: File,
+    order: ReorderBuffer,
+    /// Set by the first failed write; every later request gets it.
+    broken: Option<ReportWriterError>,
 }
+
+impl WriterState {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ReportWriterError> {
+        if let Some(error) = &self.broken {
+            return Err(error.clone());
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(bytes).map_err(|error| {
+            let error = ReportWriterError::Write {
+                path: self.path.clone(),
+                reason: error.to_string(),
+            };
+            tracing::error!(%error, "the report can no longer be written");
+            self.broken = Some(error.clone());
+            error
+        })
+    }
+}
+
+/// How often stuck gaps are looked for.
+const EXPIRE_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Actor for WriterActor {
     type Msg = WriterMessage;
     type State = WriterState;
-    type Arguments = (PathBuf, File);
+    type Arguments = (PathBuf, File, OrderLimits);
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
-        (path, file): Self::Arguments,
+        myself: ActorRef<Self::Msg>,
+        (path, file, limits): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(WriterState { path, file })
+        let report_len = file.metadata()?.len();
+        myself.send_interval(EXPIRE_INTERVAL, || WriterMessage::Expire);
+        Ok(WriterState {
+            path,
+            file,
+            order: ReorderBuffer::new(limits, report_len),
+            broken: None,
+        })
     }
 
     async fn handle(
@@ -54,16 +106,41 @@ impl Actor for WriterActor {
         message: Self::Msg,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let mut out = Vec::new();
         match message {
             WriterMessage::Append { record, reply } => {
-                let outcome = state.file.write_all(record.as_bytes()).map_err(|error| {
-                    ReportWriterError::Write {
-                        path: state.path.clone(),
-                        reason: error.to_string(),
-                    }
-                });
+                state.order.append_unordered(record, &mut out);
                 // The caller may have given up waiting; the record is written either way.
+                let _ = reply.send(state.write(&out));
+            }
+            WriterMessage::Resolve {
+                job,
+                seq,
+                record,
+                reply,
+            } => {
+                let resolution = state
+                    .order
+                    .resolve(&job, seq, record, Instant::now(), &mut out);
+                let _ = reply.send(state.write(&out).map(|()| resolution));
+            }
+            WriterMessage::LengthBefore { job, seq, reply } => {
+                let outcome = match &state.broken {
+                    Some(error) => Err(error.clone()),
+                    None => state
+                        .file
+                        .sync_data()
+                        .map(|()| state.order.length_before(&job, seq))
+                        .map_err(|error| ReportWriterError::Write {
+                            path: state.path.clone(),
+                            reason: error.to_string(),
+                        }),
+                };
                 let _ = reply.send(outcome);
+            }
+            WriterMessage::Expire => {
+                state.order.expire(Instant::now(), &mut out);
+                let _ = state.write(&out);
             }
         }
         Ok(())
@@ -89,7 +166,10 @@ pub struct ReportWriter {
 impl ReportWriter {
     /// Opens (creating if needed) the report for appending and starts its writer actor. A path
     /// that cannot be written fails here, before any work is accepted.
-    pub async fn start(path: &Path) -> Result<(Self, JoinHandle<()>), ReportWriterError> {
+    pub async fn start(
+        path: &Path,
+        limits: OrderLimits,
+    ) -> Result<(Self, JoinHandle<()>), ReportWriterError> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -98,7 +178,7 @@ impl ReportWriter {
                 path: path.to_path_buf(),
                 reason: error.to_string(),
             })?;
-        let (actor, join) = Actor::spawn(None, WriterActor, (path.to_path_buf(), file))
+        let (actor, join) = Actor::spawn(None, WriterActor, (path.to_path_buf(), file, limits))
             .await
             .map_err(|error| ReportWriterError::Open {
                 path: path.to_path_buf(),
@@ -127,6 +207,36 @@ impl ReportWriter {
         reply.map_err(|_| ReportWriterError::Stopped)?
     }
 
+    /// Resolves entry `seq` of `job`: with a record, written in the job's input order, or as a
+    /// skip (`None`) so later entries need not wait for it.
+    pub async fn resolve(
+        &self,
+        job: &str,
+        seq: u64,
+        record: Option<String>,
+    ) -> Result<Resolution, ReportWriterError> {
+        let job = job.to_string();
+        let reply = ractor::call!(self.actor, |reply| WriterMessage::Resolve {
+            job,
+            seq,
+            record,
+            reply
+        });
+        reply.map_err(|_| ReportWriterError::Stopped)?
+    }
+
+    /// Makes the report durable and returns its length just before `job`'s entry `seq`: the
+    /// cut a checkpoint records.
+    pub async fn length_before(&self, job: &str, seq: u64) -> Result<u64, ReportWriterError> {
+        let job = job.to_string();
+        let reply = ractor::call!(self.actor, |reply| WriterMessage::LengthBefore {
+            job,
+            seq,
+            reply
+        });
+        reply.map_err(|_| ReportWriterError::Stopped)?
+    }
+
     /// Stops the writer once every record already sent has been written.
     pub fn stop(&self) {
         self.actor.stop(None);
@@ -139,10 +249,31 @@ mod tests {
     use crate::report::format_record;
 
     #[tokio::test]
+    async fn resolved_records_land_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.txt");
+        let (writer, join) = ReportWriter::start(&path, OrderLimits::default())
+            .await
+            .unwrap();
+        writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
+        writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
+        writer.resolve("job", 1, None).await.unwrap();
+        assert_eq!(writer.length_before("job", 2).await.unwrap(), 2);
+        let again = writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
+        assert_eq!(again, Resolution::Duplicate);
+        writer.stop();
+        join.await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
+    }
+
+    #[tokio::test]
     async fn concurrent_appends_produce_whole_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) = ReportWriter::start(&path).await.unwrap();
+        let (writer, join) = ReportWriter::start(&path, OrderLimits::default())
+            .await
+            .unwrap();
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let writer = writer.clone();
@@ -178,7 +309,10 @@ mod tests {
     async fn unwritable_path_fails_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("report.txt");
-        let error = ReportWriter::start(&path).await.err().unwrap();
+        let error = ReportWriter::start(&path, OrderLimits::default())
+            .await
+            .err()
+            .unwrap();
         assert!(
             error.to_string().contains("cannot open report file"),
             "{error}"

@@ -1,5 +1,6 @@
 //! The `process_log_entry` tool: ask the calling client's LLM (MCP sampling) to explain a log
-//! line, then append the line and its explanation to the report through the writer actor.
+//! line, then append the line and its explanation to the report through the writer actor, in
+//! the job's input order when the call carries ordering information (see `protocol`).
 
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
@@ -10,14 +11,18 @@ use std::time::Duration;
 use rmcp::handler::server::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, CreateMessageRequest, CreateMessageRequestParams, Implementation,
-    Role, SamplingMessage, SamplingMessageContentBlock, ServerCapabilities, ServerInfo,
-    ServerRequest,
+    CallToolResult, ClientResult, ContentBlock, CreateMessageRequest, CreateMessageRequestParams,
+    CustomNotification, Implementation, RequestMetaObject, Role, SamplingMessage,
+    SamplingMessageContentBlock, ServerCapabilities, ServerInfo, ServerRequest,
 };
-use rmcp::service::{PeerRequestOptions, ServiceError};
+use rmcp::service::{NotificationContext, PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
 use super::prompt::PromptTemplate;
+use crate::protocol::{
+    EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
+    read_meta,
+};
 use crate::report::{ReportWriter, format_record};
 
 /// The server's name in the MCP handshake.
@@ -86,36 +91,86 @@ impl LogArchiverServer {
         &self,
         Parameters(args): Parameters<ProcessLogEntryArgs>,
         peer: Peer<RoleServer>,
+        meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
-        let analysis = match self.explain(&peer, &args.log_line).await {
-            Ok(analysis) => analysis,
-            Err(message) => return Ok(CallToolResult::error(vec![ContentBlock::text(message)])),
+        let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
+        let outcome = match self.explain(&peer, &args.log_line).await {
+            Ok(analysis) => {
+                let record = format_record(&args.log_line, &analysis);
+                match &order {
+                    Some(order) => self
+                        .writer
+                        .resolve(&order.job, order.seq, Some(record))
+                        .await
+                        .map(|_| ()),
+                    None => self.writer.append(record).await,
+                }
+                .map_err(|error| ToolFailure {
+                    message: format!("The explanation could not be archived: {error}"),
+                    detail: FailureDetail {
+                        kind: "report_write".into(),
+                        attempts: None,
+                    },
+                })
+            }
+            Err(failure) => {
+                if let Some(order) = &order {
+                    // Later entries of the job must not wait for this one.
+                    if let Err(error) = self.writer.resolve(&order.job, order.seq, None).await {
+                        tracing::error!(%error, "cannot release a failed entry");
+                    }
+                }
+                Err(failure)
+            }
         };
-        let record = format_record(&args.log_line, &analysis);
-        if let Err(error) = self.writer.append(record).await {
-            tracing::error!(%error, "report append failed");
-            return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                "The explanation could not be archived: {error}"
-            ))]));
+        Ok(match outcome {
+            Ok(()) => {
+                CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
+            }
+            Err(failure) => {
+                let mut result = CallToolResult::error(vec![ContentBlock::text(failure.message)]);
+                result.meta = Some(meta_with(FAILURE_META_KEY, &failure.detail));
+                result
+            }
+        })
+    }
+}
+
+/// A failed explanation: the message the caller reads and its classification.
+struct ToolFailure {
+    message: String,
+    detail: FailureDetail,
+}
+
+impl ToolFailure {
+    fn new(kind: &str, attempts: Option<u32>, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            detail: FailureDetail {
+                kind: kind.to_string(),
+                attempts,
+            },
         }
-        Ok(CallToolResult::success(vec![ContentBlock::text(
-            self.success_message.to_string(),
-        )]))
     }
 }
 
 impl LogArchiverServer {
-    /// Asks the client's LLM to explain `log_line`; an `Err` is the message the caller sees.
-    async fn explain(&self, peer: &Peer<RoleServer>, log_line: &str) -> Result<String, String> {
+    /// Asks the client's LLM to explain `log_line`.
+    async fn explain(
+        &self,
+        peer: &Peer<RoleServer>,
+        log_line: &str,
+    ) -> Result<String, ToolFailure> {
         let declares_sampling = peer
             .peer_info()
             .is_some_and(|info| info.capabilities.sampling.is_some());
         if !declares_sampling {
-            return Err(
+            return Err(ToolFailure::new(
+                "sampling_unsupported",
+                None,
                 "The client did not declare the MCP sampling capability, so the log line cannot \
-                 be explained: connect with a client that supports sampling."
-                    .to_string(),
-            );
+                 be explained: connect with a client that supports sampling.",
+            ));
         }
         let message = SamplingMessage::new(
             Role::User,
@@ -131,15 +186,17 @@ impl LogArchiverServer {
             Ok(handle) => handle.await_response().await,
             Err(error) => Err(error),
         };
-        let result =
-            match outcome {
-                Ok(rmcp::model::ClientResult::CreateMessageResult(result)) => result,
-                Ok(_) => return Err(
-                    "The client answered the sampling request with something other than a message."
-                        .into(),
-                ),
-                Err(error) => return Err(describe_sampling_error(&error, timeout)),
-            };
+        let result = match outcome {
+            Ok(ClientResult::CreateMessageResult(result)) => result,
+            Ok(_) => {
+                return Err(ToolFailure::new(
+                    "sampling_failed",
+                    None,
+                    "The client answered the sampling request with something other than a message.",
+                ));
+            }
+            Err(error) => return Err(sampling_failure(&error, timeout)),
+        };
         let text: String = result
             .message
             .content
@@ -153,25 +210,45 @@ impl LogArchiverServer {
             .join(" ");
         let text = text.trim();
         if text.is_empty() {
-            return Err(
-                "The client's LLM returned no text for this log line; nothing was archived.".into(),
-            );
+            return Err(ToolFailure::new(
+                "empty_analysis",
+                None,
+                "The client's LLM returned no text for this log line; nothing was archived.",
+            ));
         }
         Ok(text.to_string())
     }
 }
 
-fn describe_sampling_error(error: &ServiceError, timeout: Duration) -> String {
+fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
     match error {
-        ServiceError::Timeout { .. } => format!(
-            "The client did not answer the sampling request within {} s; nothing was archived.",
-            timeout.as_secs_f64()
+        ServiceError::Timeout { .. } => ToolFailure::new(
+            "sampling_timeout",
+            None,
+            format!(
+                "The client did not answer the sampling request within {} s; nothing was archived.",
+                timeout.as_secs_f64()
+            ),
         ),
-        ServiceError::McpError(data) => format!(
-            "The client's sampling request failed: {}; nothing was archived.",
-            data.message
+        ServiceError::McpError(data) => {
+            let detail = data
+                .data
+                .as_ref()
+                .and_then(|data| serde_json::from_value::<FailureDetail>(data.clone()).ok());
+            let message = format!(
+                "The client's sampling request failed: {}; nothing was archived.",
+                data.message
+            );
+            match detail {
+                Some(detail) => ToolFailure { message, detail },
+                None => ToolFailure::new("sampling_failed", None, message),
+            }
+        }
+        other => ToolFailure::new(
+            "sampling_failed",
+            None,
+            format!("The sampling request failed: {other}; nothing was archived."),
         ),
-        other => format!("The sampling request failed: {other}; nothing was archived."),
     }
 }
 
@@ -184,5 +261,23 @@ impl ServerHandler for LogArchiverServer {
                 "Call process_log_entry with one log line; the server asks your LLM to explain it \
                  (sampling) and archives both in its incident report.",
             )
+    }
+
+    async fn on_custom_notification(
+        &self,
+        notification: CustomNotification,
+        _context: NotificationContext<RoleServer>,
+    ) {
+        if notification.method != SKIP_NOTIFICATION {
+            return;
+        }
+        match notification.params_as::<EntryOrder>() {
+            Ok(Some(order)) => {
+                if let Err(error) = self.writer.resolve(&order.job, order.seq, None).await {
+                    tracing::error!(%error, "cannot release a skipped entry");
+                }
+            }
+            _ => tracing::warn!("ignoring a skip notification without a valid entry order"),
+        }
     }
 }

@@ -1,0 +1,66 @@
+//! What travels between our client and our server beyond the original tool call: the ordering
+//! information of bulk jobs, the classified reason a call failed, and the notification that
+//! releases an entry the client gave up on. Other clients and servers ignore all of it.
+
+use rmcp::model::{JsonObject, MetaObject};
+use serde::{Deserialize, Serialize};
+
+/// `_meta` key of a `tools/call` request carrying its place in a job: `{"job": "...", "seq": N}`.
+pub const ORDER_META_KEY: &str = "log-archiver/order";
+/// `_meta` key of a failed tool result carrying the classified failure.
+pub const FAILURE_META_KEY: &str = "log-archiver/failure";
+/// Custom notification a client sends for an entry it gave up on, with `EntryOrder` params,
+/// so the server's writer does not wait for it.
+pub const SKIP_NOTIFICATION: &str = "notifications/log-archiver/skip";
+
+/// An entry's place in a job: jobs number their entries 0, 1, 2, ... in input order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryOrder {
+    pub job: String,
+    pub seq: u64,
+}
+
+/// Why a call failed, in machine-readable form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureDetail {
+    /// A stable kind such as `llm_rate_limited`, `sampling_timeout` or `report_write`.
+    pub kind: String,
+    /// LLM attempts made for this entry, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+}
+
+/// Reads a typed value stored under `key` in a `_meta` object.
+pub fn read_meta<T: for<'de> Deserialize<'de>>(meta: &JsonObject, key: &str) -> Option<T> {
+    meta.get(key)
+        .and_then(|value| serde_json::from_value(value.clone()).ok())
+}
+
+/// A `_meta` object holding `value` under `key`.
+pub fn meta_with<T: Serialize>(key: &str, value: &T) -> MetaObject {
+    let mut object = JsonObject::new();
+    object.insert(
+        key.to_string(),
+        serde_json::to_value(value).expect("meta values serialize"),
+    );
+    MetaObject(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_round_trips_through_meta() {
+        let order = EntryOrder {
+            job: "j1".into(),
+            seq: 42,
+        };
+        let meta = meta_with(ORDER_META_KEY, &order);
+        assert_eq!(
+            read_meta::<EntryOrder>(&meta.0, ORDER_META_KEY),
+            Some(order)
+        );
+        assert_eq!(read_meta::<EntryOrder>(&meta.0, "other"), None);
+    }
+}
