@@ -2,13 +2,15 @@
 //!
 //! The MCP server (`server`) borrows the client's LLM through sampling and hands each explained
 //! entry to the report writer (`report`). The client (`client`) answers sampling requests with an
-//! LLM backend (`llm`). `mock` is a fake LLM API for tests, demos and benchmarks; `cli` wires the
-//! commands together.
+//! LLM backend (`llm`). `pipeline` pushes whole files through both in bulk. `mock` is a fake LLM
+//! API for tests, demos and benchmarks; `cli` wires the commands together.
 
 pub mod cli;
 pub mod client;
+mod durable;
 pub mod llm;
 pub mod mock;
+pub mod pipeline;
 pub mod protocol;
 pub mod report;
 pub mod server;

@@ -1,5 +1,7 @@
-//! Argument pieces shared by several commands: durations and the LLM backend settings.
+//! Argument pieces shared by several commands: durations, the tool's prompt settings, the LLM
+//! backend and its limits.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +9,10 @@ use clap::Args;
 
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL, LlmBackend,
+    RateLimits, RetryPolicy,
 };
+use crate::mock::{MockLlm, MockSettings};
+use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
 
 /// Parses a duration: plain seconds (`120`, `0.5`) or with a unit (`2m`, `500ms`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -47,6 +52,136 @@ impl AnthropicArgs {
             request_timeout: self.llm_timeout,
         })?;
         Ok(Arc::new(backend))
+    }
+}
+
+/// How the server asks for explanations.
+#[derive(Debug, Args)]
+pub struct ToolArgs {
+    /// Prompt sent for each log line; `{log_line}` marks where the line goes.
+    #[arg(long, default_value = DEFAULT_PROMPT_TEMPLATE, value_parser = |text: &str| PromptTemplate::new(text))]
+    pub prompt: PromptTemplate,
+
+    /// Most tokens the LLM may use for one explanation.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tokens: u32,
+
+    /// Longest wait for the client's answer to a sampling request (seconds, or e.g. 2m).
+    #[arg(long, default_value = "120", value_parser = parse_duration)]
+    pub sampling_timeout: Duration,
+}
+
+impl ToolArgs {
+    pub fn settings(&self) -> ToolSettings {
+        ToolSettings {
+            prompt: self.prompt.clone(),
+            max_tokens: self.max_tokens,
+            sampling_timeout: self.sampling_timeout,
+        }
+    }
+}
+
+/// Which LLM answers sampling requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LlmChoice {
+    /// Anthropic when ANTHROPIC_API_KEY is set, the built-in mock otherwise.
+    Auto,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// The built-in mock LLM: canned sentences, no key, no network.
+    Mock,
+}
+
+/// The LLM of a bulk job, and the provider's limits.
+#[derive(Debug, Args)]
+pub struct JobLlmArgs {
+    /// Which LLM answers.
+    #[arg(long, value_enum, default_value_t = LlmChoice::Auto)]
+    pub llm: LlmChoice,
+
+    #[command(flatten)]
+    pub anthropic: AnthropicArgs,
+
+    /// Requests per minute the provider allows (unlimited when unset).
+    #[arg(long)]
+    pub rpm: Option<NonZeroU32>,
+
+    /// Input tokens per minute the provider allows.
+    #[arg(long)]
+    pub input_tpm: Option<NonZeroU32>,
+
+    /// Output tokens per minute the provider allows (reserved from --max-tokens up front).
+    #[arg(long)]
+    pub output_tpm: Option<NonZeroU32>,
+
+    /// Retries of a failed LLM request (429, 5xx, 529, timeouts, connection errors).
+    #[arg(long, default_value_t = RetryPolicy::default().max_retries)]
+    pub max_retries: u32,
+}
+
+/// A running backend; the built-in mock lives as long as this does.
+pub struct JobBackend {
+    pub backend: Arc<dyn LlmBackend>,
+    pub description: String,
+    _mock: Option<MockLlm>,
+}
+
+impl JobLlmArgs {
+    pub fn limits(&self) -> RateLimits {
+        RateLimits {
+            requests_per_minute: self.rpm,
+            input_tokens_per_minute: self.input_tpm,
+            output_tokens_per_minute: self.output_tpm,
+        }
+    }
+
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            ..RetryPolicy::default()
+        }
+    }
+
+    pub async fn start(&self) -> anyhow::Result<JobBackend> {
+        let has_key = self
+            .anthropic
+            .api_key
+            .as_deref()
+            .is_some_and(|key| !key.trim().is_empty());
+        let use_mock = match self.llm {
+            LlmChoice::Auto => !has_key,
+            LlmChoice::Anthropic => false,
+            LlmChoice::Mock => true,
+        };
+        if !use_mock {
+            return Ok(JobBackend {
+                backend: self.anthropic.backend()?,
+                description: format!(
+                    "Anthropic {} at {}",
+                    self.anthropic.model, self.anthropic.base_url
+                ),
+                _mock: None,
+            });
+        }
+        let mock = MockLlm::start_on_loopback(MockSettings::default()).await?;
+        let backend = AnthropicBackend::new(AnthropicSettings {
+            api_key: "built-in-mock".into(),
+            base_url: mock.base_url(),
+            model: "mock".into(),
+            request_timeout: self.anthropic.llm_timeout,
+        })?;
+        let why = if self.llm == LlmChoice::Auto {
+            " (ANTHROPIC_API_KEY is not set)"
+        } else {
+            ""
+        };
+        Ok(JobBackend {
+            backend: Arc::new(backend),
+            description: format!(
+                "the built-in mock LLM{why}: explanations are canned sentences, not a model's"
+            ),
+            _mock: Some(mock),
+        })
     }
 }
 

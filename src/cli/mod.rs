@@ -1,8 +1,11 @@
 //! The command line: argument definitions, logging set-up, and dispatch to each command.
 
+mod archive;
 mod args;
 mod explain;
+mod job;
 mod mock_llm;
+mod retry;
 mod serve;
 mod signal;
 
@@ -29,6 +32,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Explain and archive a whole log file in input order (the main job).
+    Archive(archive::ArchiveArgs),
+    /// Re-process the entries of a failures file and replace it with what still fails.
+    Retry(retry::RetryArgs),
     /// Run the MCP server "Log-Archiver" (Streamable HTTP, or stdio for MCP hosts).
     Serve(serve::ServeArgs),
     /// Send log lines to a server's process_log_entry tool, answering its sampling requests
@@ -51,6 +58,8 @@ pub fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
+            Command::Archive(args) => archive::run(args).await,
+            Command::Retry(args) => retry::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::MockLlm(args) => mock_llm::run(args).await,

@@ -7,13 +7,10 @@ use std::time::Duration;
 use clap::Args;
 use tokio::net::TcpListener;
 
-use super::args::parse_duration;
+use super::args::ToolArgs;
 use super::signal::shutdown_requested;
 use crate::report::{OrderLimits, ReportWriter};
-use crate::server::{
-    DEFAULT_PROMPT_TEMPLATE, HttpServer, HttpServerSettings, LogArchiverServer, PromptTemplate,
-    ToolSettings, serve_stdio,
-};
+use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, serve_stdio};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -33,34 +30,20 @@ pub struct ServeArgs {
     #[arg(long, default_value = "incident_report.txt")]
     pub report: PathBuf,
 
-    /// Prompt sent for each log line; `{log_line}` marks where the line goes.
-    #[arg(long, default_value = DEFAULT_PROMPT_TEMPLATE, value_parser = |text: &str| PromptTemplate::new(text))]
-    pub prompt: PromptTemplate,
-
-    /// Most tokens the LLM may use for one explanation.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_tokens: u32,
-
-    /// Longest wait for the client's answer to a sampling request (seconds, or e.g. 2m).
-    #[arg(long, default_value = "120", value_parser = parse_duration)]
-    pub sampling_timeout: Duration,
+    #[command(flatten)]
+    pub tool: ToolArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let limits = OrderLimits::for_sampling_timeout(args.sampling_timeout);
+    let tool = args.tool.settings();
+    let limits = OrderLimits::for_sampling_timeout(tool.sampling_timeout);
     let (writer, writer_done) = ReportWriter::start(&args.report, limits).await?;
-    let server = LogArchiverServer::new(
-        ToolSettings {
-            prompt: args.prompt,
-            max_tokens: args.max_tokens,
-            sampling_timeout: args.sampling_timeout,
-        },
-        writer.clone(),
-    );
+    let sampling_timeout = tool.sampling_timeout;
+    let server = LogArchiverServer::new(tool, writer.clone());
     let outcome = if args.stdio {
         serve_stdio(server).await
     } else {
-        serve_http(&args.host, args.port, args.sampling_timeout, server).await
+        serve_http(&args.host, args.port, sampling_timeout, server).await
     };
     writer.stop();
     let _ = writer_done.await;

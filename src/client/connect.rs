@@ -7,6 +7,9 @@ use rmcp::{RoleClient, ServiceExt};
 
 use super::sampling::SamplingHandler;
 
+/// How many requests one HTTP session may have open at once; bulk jobs bound their own calls.
+const MAX_CALLS_PER_SESSION: usize = 1024;
+
 /// A live client session whose sampling requests are answered by a `SamplingHandler`.
 pub type ClientSession = RunningService<RoleClient, SamplingHandler>;
 
@@ -36,7 +39,8 @@ pub async fn connect(
     match target {
         ServerTarget::Http { url } => {
             let transport = StreamableHttpClientTransport::from_config(
-                StreamableHttpClientTransportConfig::with_uri(url.as_str()),
+                StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                    .max_concurrent_requests(MAX_CALLS_PER_SESSION),
             );
             handler
                 .serve(transport)

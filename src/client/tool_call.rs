@@ -1,6 +1,7 @@
 //! Calls `process_log_entry` on a server and reads the outcome.
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::model::{CallToolRequestParams, CallToolResult, RequestMetaObject};
+use rmcp::service::ServiceError;
 use serde_json::json;
 
 use super::connect::ClientSession;
@@ -35,16 +36,27 @@ pub async fn process_log_entry(
     session: &ClientSession,
     log_line: &str,
 ) -> anyhow::Result<ToolOutcome> {
+    let result = process_log_entry_with_meta(session, log_line, RequestMetaObject::default())
+        .await
+        .map_err(|error| anyhow::anyhow!("the call to {TOOL_NAME} failed: {error}"))?;
+    Ok(result.into())
+}
+
+/// Sends one log line with request `_meta` (such as its place in a job); returns the raw result.
+pub async fn process_log_entry_with_meta(
+    session: &ClientSession,
+    log_line: &str,
+    meta: RequestMetaObject,
+) -> Result<CallToolResult, ServiceError> {
     let arguments = json!({ "log_line": log_line });
-    let params = CallToolRequestParams::new(TOOL_NAME).with_arguments(
+    let mut params = CallToolRequestParams::new(TOOL_NAME).with_arguments(
         arguments
             .as_object()
             .cloned()
             .expect("arguments are an object"),
     );
-    let result = session
-        .call_tool(params)
-        .await
-        .map_err(|error| anyhow::anyhow!("the call to {TOOL_NAME} failed: {error}"))?;
-    Ok(result.into())
+    if !meta.0.is_empty() {
+        params.meta = Some(meta);
+    }
+    session.call_tool(params).await
 }

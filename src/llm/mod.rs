@@ -1,13 +1,19 @@
-//! LLM backends: the provider-neutral completion types, the backend trait, and the
-//! implementations (Anthropic's Messages API).
+//! LLM backends: the provider-neutral completion types, the backend trait, the implementations
+//! (Anthropic's Messages API), and what bulk jobs wrap them in (rate limits, retries, counters).
 
 mod anthropic;
 mod error;
+mod limits;
+mod managed;
+mod retry;
 
 pub use anthropic::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
 };
 pub use error::{LlmError, LlmErrorKind};
+pub use limits::{Limiters, RateLimits};
+pub use managed::{LlmStats, ManagedBackend};
+pub use retry::RetryPolicy;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -70,4 +76,21 @@ pub type CompletionFuture<'a> =
 /// Something that turns a completion request into a completion.
 pub trait LlmBackend: Send + Sync {
     fn complete(&self, request: CompletionRequest) -> CompletionFuture<'_>;
+}
+
+/// A rough token count for planning (rate-limit reservations, the mock's usage): about four
+/// characters a token, at least one.
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_estimates_grow_with_text() {
+        assert_eq!(estimate_tokens(""), 1);
+        assert!(estimate_tokens(&"word ".repeat(100)) > estimate_tokens("word"));
+    }
 }

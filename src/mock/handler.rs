@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use super::MockSettings;
 use super::faults::FaultKind;
 use super::rate_limit::{RequestLimit, rfc3339_after};
-use super::reply::{estimate_tokens, mock_reply};
+use super::reply::mock_reply;
 use super::stats::MockStats;
+use crate::llm::estimate_tokens;
 
 pub struct MockState {
     settings: MockSettings,

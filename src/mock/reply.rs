@@ -1,5 +1,4 @@
-//! The mock LLM's deterministic answers: one sentence derived from the prompt, and token counts
-//! that grow with the text.
+//! The mock LLM's deterministic answers: one sentence derived from the prompt.
 
 /// Keywords the mock recognises, and how it names them.
 const FAMILIES: &[(&[&str], &str)] = &[
@@ -41,11 +40,6 @@ pub fn mock_reply(prompt: &str) -> String {
     format!("Mock analysis: \"{tail}\" points to {family}.")
 }
 
-/// A rough token count: about four characters a token, at least one.
-pub fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4).max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,11 +52,5 @@ mod tests {
         assert!(reply.contains("db-7:5432"), "{reply}");
         assert!(reply.contains("failed network connection"), "{reply}");
         assert!(!mock_reply("line one\nline two").contains('\n'));
-    }
-
-    #[test]
-    fn token_estimates_grow_with_text() {
-        assert_eq!(estimate_tokens(""), 1);
-        assert!(estimate_tokens(&"word ".repeat(100)) > estimate_tokens("word"));
     }
 }

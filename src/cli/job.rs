@@ -1,0 +1,137 @@
+//! What `archive` and `retry` share: the job options, running the job with Ctrl-C handling, and
+//! turning its end into a summary and an exit code (0 all archived, 2 some failed, 1 could not
+//! run, 130 interrupted).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use tokio::sync::mpsc;
+
+use super::args::{JobLlmArgs, ToolArgs};
+use super::signal::shutdown_requested;
+use crate::pipeline::progress::{JobSummary, ProgressMode};
+use crate::pipeline::{JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
+
+/// Options of a bulk job.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The incident report to append to.
+    #[arg(long, default_value = "incident_report.txt")]
+    pub report: PathBuf,
+
+    /// An external MCP server to send entries through, instead of the built-in one.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// MCP sessions to the server.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub connections: u64,
+
+    /// Entries in flight at once, over all sessions.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: u64,
+
+    /// Progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off.
+    #[arg(long, default_value = "auto")]
+    pub progress: ProgressMode,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub tool: ToolArgs,
+
+    #[command(flatten)]
+    pub llm: JobLlmArgs,
+}
+
+impl JobArgs {
+    /// Starts the LLM backend and says plainly which one answers.
+    pub async fn settings(
+        &self,
+        input: JobInput,
+        failures: PathBuf,
+        max_line_bytes: usize,
+        resume: bool,
+    ) -> anyhow::Result<(JobSettings, super::args::JobBackend)> {
+        let backend = self.llm.start().await?;
+        eprintln!("LLM: {}", backend.description);
+        let settings = JobSettings {
+            input,
+            report: self.report.clone(),
+            failures,
+            server: self.server.clone(),
+            connections: self.connections as usize,
+            concurrency: self.concurrency as usize,
+            max_line_bytes,
+            resume,
+            tool: self.tool.settings(),
+            progress: self.progress,
+            llm: LlmPlan {
+                backend: backend.backend.clone(),
+                limits: self.llm.limits(),
+                retry: self.llm.retry(),
+            },
+        };
+        Ok((settings, backend))
+    }
+}
+
+/// Runs the job, forwarding Ctrl-C and SIGTERM to it.
+pub async fn run_with_interrupts(settings: JobSettings) -> anyhow::Result<JobOutcome> {
+    let (interrupts, receiver) = mpsc::channel(4);
+    let listener = tokio::spawn(async move {
+        loop {
+            shutdown_requested().await;
+            if interrupts.send(()).await.is_err() {
+                return;
+            }
+        }
+    });
+    let outcome = run_job(settings, receiver).await;
+    listener.abort();
+    outcome
+}
+
+/// Prints the summary (text on stdout, or JSON with `--json`) and picks the exit code.
+pub fn conclude(
+    outcome: &JobOutcome,
+    report: &Path,
+    failures: Option<&Path>,
+    json: bool,
+) -> ExitCode {
+    let result = &outcome.result;
+    let failures_file = failures
+        .filter(|_| outcome.failures_written)
+        .map(|path| path.display().to_string());
+    let summary = JobSummary::new(
+        result.counters.clone(),
+        result.elapsed,
+        &result.latency,
+        report.display().to_string(),
+        failures_file,
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("summaries serialize")
+        );
+    } else {
+        println!("{summary}");
+    }
+    match &result.status {
+        JobStatus::Completed if result.counters.failed == 0 => ExitCode::SUCCESS,
+        JobStatus::Completed => ExitCode::from(2),
+        JobStatus::Interrupted => {
+            eprintln!("interrupted: continue with the same command and --resume");
+            ExitCode::from(130)
+        }
+        JobStatus::Aborted(reason) => {
+            eprintln!("error: {reason}");
+            eprintln!("once the cause is fixed, continue with the same command and --resume");
+            ExitCode::FAILURE
+        }
+    }
+}

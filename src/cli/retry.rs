@@ -1,0 +1,67 @@
+//! `log-archiver retry`: re-process the entries of a failures file through the same pipeline,
+//! append the successes to the report in line order, and replace the failures file atomically
+//! with what still fails (or remove it when nothing does).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::archive::remove_if_present;
+use super::job::{JobArgs, conclude, run_with_interrupts};
+use crate::pipeline::{JobInput, JobStatus};
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The failures file of an earlier `archive` (or `retry`).
+    #[arg(value_name = "FAILED_CSV")]
+    pub failures: PathBuf,
+
+    /// Continue an interrupted retry from its checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// Where a retry collects what still fails, until it replaces the failures file.
+fn pending_path(failures: &Path) -> PathBuf {
+    let mut name = failures.as_os_str().to_owned();
+    name.push(".pending");
+    PathBuf::from(name)
+}
+
+pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.failures.is_file(),
+        "no failures file at '{}'",
+        args.failures.display()
+    );
+    let pending = pending_path(&args.failures);
+    let input = JobInput::Failures(args.failures.clone());
+    let (settings, _backend) = args
+        .job
+        .settings(input, pending.clone(), 0, args.resume)
+        .await?;
+    let outcome = run_with_interrupts(settings).await?;
+    if outcome.result.status == JobStatus::Completed {
+        if outcome.failures_written {
+            std::fs::rename(&pending, &args.failures).map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot replace '{}' with what still fails: {error}",
+                    args.failures.display()
+                )
+            })?;
+        } else {
+            remove_if_present(&pending)?;
+            remove_if_present(&args.failures)?;
+        }
+    }
+    Ok(conclude(
+        &outcome,
+        &args.job.report,
+        Some(&args.failures),
+        args.job.json,
+    ))
+}

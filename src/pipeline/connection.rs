@@ -1,0 +1,168 @@
+//! Connection actors: each holds one MCP client session to the server and runs several
+//! `process_log_entry` calls on it at once, reporting every outcome to the supervisor. A session
+//! that breaks stops its actor; the supervisor restarts it and re-sends its entries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use rmcp::model::{ClientNotification, CustomNotification, RequestMetaObject};
+
+use super::supervisor::{CallResult, ConnectionTag, SupervisorMessage};
+use crate::client::{
+    ClientSession, SamplingHandler, ServerTarget, connect, process_log_entry_with_meta,
+};
+use crate::protocol::{
+    EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
+    read_meta,
+};
+
+/// How long closing a session may take when the connection stops.
+const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What a connection actor needs to open its session.
+pub struct ConnectionArgs {
+    pub tag: ConnectionTag,
+    pub target: ServerTarget,
+    pub handler: SamplingHandler,
+    pub supervisor: ActorRef<SupervisorMessage>,
+    pub job: String,
+    /// Longest wait for one tool call before the session is considered wedged.
+    pub call_timeout: Duration,
+}
+
+/// Work for a connection actor.
+pub enum ConnectionMessage {
+    /// Send entry `seq` to the server.
+    Process { seq: u64, text: String },
+    /// Tell the server the job gave up on entry `seq`.
+    Skip { seq: u64 },
+    /// A call found the session broken: stop so the supervisor reconnects.
+    Broken(String),
+}
+
+pub struct ConnectionActor;
+
+pub struct ConnectionState {
+    tag: ConnectionTag,
+    session: Arc<ClientSession>,
+    supervisor: ActorRef<SupervisorMessage>,
+    job: String,
+    call_timeout: Duration,
+}
+
+impl Actor for ConnectionActor {
+    type Msg = ConnectionMessage;
+    type State = ConnectionState;
+    type Arguments = ConnectionArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let session = connect(&args.target, args.handler).await?;
+        Ok(ConnectionState {
+            tag: args.tag,
+            session: Arc::new(session),
+            supervisor: args.supervisor,
+            job: args.job,
+            call_timeout: args.call_timeout,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ConnectionMessage::Process { seq, text } => {
+                let order = EntryOrder {
+                    job: state.job.clone(),
+                    seq,
+                };
+                let session = state.session.clone();
+                let supervisor = state.supervisor.clone();
+                let tag = state.tag;
+                let timeout = state.call_timeout;
+                tokio::spawn(async move {
+                    let meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order));
+                    let call = process_log_entry_with_meta(&session, &text, meta);
+                    let result = match tokio::time::timeout(timeout, call).await {
+                        Ok(Ok(result)) => classify(result),
+                        Ok(Err(error)) => CallResult::Lost(error.to_string()),
+                        Err(_) => CallResult::Lost(format!(
+                            "no answer to the tool call within {} s",
+                            timeout.as_secs()
+                        )),
+                    };
+                    if let CallResult::Lost(reason) = &result {
+                        let _ = myself.send_message(ConnectionMessage::Broken(reason.clone()));
+                    }
+                    let _ = supervisor.send_message(SupervisorMessage::Outcome {
+                        seq,
+                        connection: tag,
+                        result,
+                    });
+                });
+            }
+            ConnectionMessage::Skip { seq } => {
+                let order = EntryOrder {
+                    job: state.job.clone(),
+                    seq,
+                };
+                let params = serde_json::to_value(order).expect("orders serialize");
+                let notification = ClientNotification::CustomNotification(CustomNotification::new(
+                    SKIP_NOTIFICATION,
+                    Some(params),
+                ));
+                if let Err(error) = state.session.send_notification(notification).await {
+                    tracing::debug!(%error, "could not send a skip notification");
+                }
+            }
+            ConnectionMessage::Broken(reason) => {
+                tracing::warn!(connection = state.tag.index, %reason, "MCP session broken; reconnecting");
+                myself.stop(Some(reason));
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match Arc::get_mut(&mut state.session) {
+            // Ends the session politely (an HTTP session is deleted on the server).
+            Some(session) => {
+                let _ = session.close_with_timeout(SESSION_CLOSE_TIMEOUT).await;
+            }
+            None => state.session.cancellation_token().cancel(),
+        }
+        Ok(())
+    }
+}
+
+/// Turns a tool result into an entry outcome.
+fn classify(result: rmcp::model::CallToolResult) -> CallResult {
+    let detail: Option<FailureDetail> = result
+        .meta
+        .as_ref()
+        .and_then(|meta| read_meta(meta, FAILURE_META_KEY));
+    let outcome = crate::client::ToolOutcome::from(result);
+    if !outcome.is_error {
+        return CallResult::Archived;
+    }
+    let detail = detail.unwrap_or(FailureDetail {
+        kind: "tool_error".into(),
+        attempts: None,
+    });
+    CallResult::Failed {
+        kind: detail.kind,
+        message: outcome.text,
+        llm_attempts: detail.attempts,
+    }
+}

@@ -1,0 +1,137 @@
+//! The failures file: one CSV row per entry that could not be archived, with its line number,
+//! the raw line, the error kind and message, and the attempts made. `retry` reads it back.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom};
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One failed entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRow {
+    pub line: u64,
+    pub raw: String,
+    pub error_kind: String,
+    pub error_message: String,
+    pub attempts: u32,
+}
+
+/// Appends failure rows, flushing each so a crash loses none that were reported.
+pub struct FailuresWriter {
+    path: PathBuf,
+    csv: csv::Writer<File>,
+    /// The same file, for syncing and measuring it.
+    file: File,
+    rows: u64,
+}
+
+impl FailuresWriter {
+    /// Opens `path`, keeping its first `keep_len` bytes (0 starts a new file). A new or emptied
+    /// file gets the header row.
+    pub fn open(path: &Path, keep_len: u64) -> anyhow::Result<Self> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| {
+                anyhow::anyhow!("cannot open failures file '{}': {error}", path.display())
+            })?;
+        file.set_len(keep_len)?;
+        file.seek(SeekFrom::End(0))?;
+        let handle = file.try_clone()?;
+        let csv = csv::WriterBuilder::new()
+            .has_headers(keep_len == 0)
+            .from_writer(file);
+        Ok(Self {
+            path: path.to_path_buf(),
+            csv,
+            file: handle,
+            rows: 0,
+        })
+    }
+
+    pub fn append(&mut self, row: &FailureRow) -> anyhow::Result<()> {
+        self.csv
+            .serialize(row)
+            .and_then(|()| self.csv.flush().map_err(csv::Error::from))
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot write failures file '{}': {error}",
+                    self.path.display()
+                )
+            })?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Rows appended by this writer.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The file's length with everything appended so far, made durable.
+    pub fn durable_len(&mut self) -> anyhow::Result<u64> {
+        self.csv.flush()?;
+        self.file.sync_data()?;
+        Ok(self.file.metadata()?.len())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every row of a failures file.
+pub fn read_failures(path: &Path) -> anyhow::Result<Vec<FailureRow>> {
+    let mut reader = csv::Reader::from_path(path).map_err(|error| {
+        anyhow::anyhow!("cannot read failures file '{}': {error}", path.display())
+    })?;
+    reader
+        .deserialize()
+        .enumerate()
+        .map(|(index, row)| {
+            row.map_err(|error| {
+                anyhow::anyhow!(
+                    "failures file '{}' has an invalid row {}: {error}",
+                    path.display(),
+                    index + 1
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: u64) -> FailureRow {
+        FailureRow {
+            line,
+            raw: format!("ERROR \"quoted\", comma {line}"),
+            error_kind: "llm_overloaded".into(),
+            error_message: "the LLM API is overloaded".into(),
+            attempts: 6,
+        }
+    }
+
+    #[test]
+    fn rows_round_trip_and_a_cut_keeps_a_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        let mut writer = FailuresWriter::open(&path, 0).unwrap();
+        writer.append(&row(3)).unwrap();
+        let cut = writer.durable_len().unwrap();
+        writer.append(&row(9)).unwrap();
+        drop(writer);
+        assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(9)]);
+        let mut resumed = FailuresWriter::open(&path, cut).unwrap();
+        resumed.append(&row(12)).unwrap();
+        drop(resumed);
+        assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(12)]);
+    }
+}

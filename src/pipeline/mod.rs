@@ -1,0 +1,304 @@
+//! The bulk pipeline behind `archive` and `retry`: input readers, the supervisor and connection
+//! actors, the failures file, checkpoints, progress and the summary. `run_job` wires a job
+//! together: the server (in-process unless one is given), the sampler pool, the supervisor.
+
+pub mod checkpoint;
+mod connection;
+pub mod failures;
+pub mod input;
+pub mod progress;
+mod supervisor;
+
+pub use supervisor::{JobResult, JobStatus};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::Actor;
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+
+use self::checkpoint::{Checkpoint, InputIdentity};
+use self::failures::{FailuresWriter, read_failures};
+use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
+use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
+use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
+use crate::client::{SamplerPool, SamplingHandler, ServerTarget};
+use crate::llm::{Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RetryPolicy};
+use crate::report::{OrderLimits, ReportWriter};
+use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
+
+/// Where a job's entries come from.
+#[derive(Debug, Clone)]
+pub enum JobInput {
+    /// A log file, or stdin.
+    Log(InputSource),
+    /// The failures file of an earlier job (`retry`).
+    Failures(PathBuf),
+}
+
+/// How the LLM is reached and limited.
+pub struct LlmPlan {
+    pub backend: Arc<dyn LlmBackend>,
+    pub limits: RateLimits,
+    pub retry: RetryPolicy,
+}
+
+/// Everything a bulk job is told.
+pub struct JobSettings {
+    pub input: JobInput,
+    pub report: PathBuf,
+    /// Where this job writes its failures.
+    pub failures: PathBuf,
+    /// An external server's URL; `None` runs the server in this process.
+    pub server: Option<String>,
+    pub connections: usize,
+    pub concurrency: usize,
+    pub max_line_bytes: usize,
+    pub resume: bool,
+    pub tool: ToolSettings,
+    pub progress: ProgressMode,
+    pub llm: LlmPlan,
+}
+
+/// What a finished job hands back.
+pub struct JobOutcome {
+    pub result: JobResult,
+    /// Failures of this run and of the runs it resumed.
+    pub failures_written: bool,
+}
+
+/// Runs one bulk job to its end; `interrupt` resolves on Ctrl-C / SIGTERM (twice to stop at once).
+pub async fn run_job(
+    settings: JobSettings,
+    mut interrupt: mpsc::Receiver<()>,
+) -> anyhow::Result<JobOutcome> {
+    let checkpoint_path = Checkpoint::path_for(&settings.report);
+    let identity = input_identity(&settings.input)?;
+    let resumed = prepare_resume(&settings, &checkpoint_path, identity.as_ref())?;
+    let (start_line, counters, failures_len) = match &resumed {
+        Some(checkpoint) => (
+            checkpoint.next_line,
+            checkpoint.counters.clone(),
+            checkpoint.failures_len,
+        ),
+        None => (1, JobCounters::default(), 0),
+    };
+    let failures = FailuresWriter::open(&settings.failures, failures_len)?;
+    let input = open_input(&settings.input, settings.max_line_bytes)?;
+
+    let mut embedded = None;
+    let target = match &settings.server {
+        Some(url) => ServerTarget::Http { url: url.clone() },
+        None => {
+            let server = EmbeddedServer::start(&settings.report, settings.tool.clone()).await?;
+            let target = ServerTarget::Http {
+                url: server.http.url(),
+            };
+            embedded = Some(server);
+            target
+        }
+    };
+    let checkpoint = match (&embedded, identity) {
+        (Some(server), Some(input)) => Some(CheckpointPlan {
+            path: checkpoint_path,
+            input,
+            writer: server.writer.clone(),
+        }),
+        _ => None,
+    };
+
+    let llm_stats = Arc::new(LlmStats::default());
+    let managed = ManagedBackend::new(
+        settings.llm.backend.clone(),
+        Limiters::new(settings.llm.limits),
+        settings.llm.retry,
+        llm_stats.clone(),
+    );
+    let concurrency = calls_in_flight(
+        settings.concurrency,
+        &settings.llm.limits,
+        settings.tool.sampling_timeout,
+    );
+    let samplers = Arc::new(SamplerPool::start(concurrency, Arc::new(managed)).await?);
+    let handler = SamplingHandler::new(samplers.clone());
+
+    let total_lines = match &settings.input {
+        JobInput::Log(source) => input::count_lines(source),
+        JobInput::Failures(_) => None,
+    };
+    let plan = JobPlan {
+        job: new_job_id(),
+        target,
+        handler,
+        connections: settings.connections.clamp(1, concurrency),
+        concurrency,
+        window: (concurrency * 8).max(256),
+        call_timeout: settings.tool.sampling_timeout + Duration::from_secs(60),
+        max_sends: 3,
+        input,
+        start_line,
+        counters,
+        failures,
+        checkpoint,
+        progress: ProgressDisplay::new(settings.progress, total_lines),
+        llm_stats,
+    };
+    let (done_tx, done_rx) = oneshot::channel();
+    let (supervisor, supervisor_done) = Actor::spawn(None, Supervisor, (plan, done_tx)).await?;
+    let forward_interrupts = tokio::spawn({
+        let supervisor = supervisor.clone();
+        async move {
+            while interrupt.recv().await.is_some() {
+                let _ = supervisor.send_message(SupervisorMessage::Interrupt);
+            }
+        }
+    });
+    let result = done_rx.await;
+    forward_interrupts.abort();
+    let _ = supervisor_done.await;
+    samplers.stop();
+    if let Some(server) = embedded {
+        server.stop().await;
+    }
+    let result = result.map_err(|_| anyhow::anyhow!("the job supervisor stopped unexpectedly"))?;
+    Ok(JobOutcome {
+        failures_written: result.counters.failed > 0,
+        result,
+    })
+}
+
+/// At most this many calls may wait on the rate limit at once, so none waits past the sampling
+/// timeout: half the timeout's worth of requests.
+fn calls_in_flight(concurrency: usize, limits: &RateLimits, sampling_timeout: Duration) -> usize {
+    let concurrency = concurrency.max(1);
+    match limits.requests_per_minute {
+        Some(rpm) => {
+            let affordable = f64::from(rpm.get()) * sampling_timeout.as_secs_f64() / 120.0;
+            concurrency.min((affordable as usize).max(1))
+        }
+        None => concurrency,
+    }
+}
+
+fn new_job_id() -> String {
+    format!("{:016x}", rand::rng().random::<u64>())
+}
+
+fn input_identity(input: &JobInput) -> anyhow::Result<Option<InputIdentity>> {
+    match input {
+        JobInput::Log(InputSource::Stdin) => Ok(None),
+        JobInput::Log(InputSource::File(path)) | JobInput::Failures(path) => {
+            InputIdentity::of_file(path).map(Some)
+        }
+    }
+}
+
+/// Checks the checkpoint against the request and, when resuming, cuts the report back to it.
+fn prepare_resume(
+    settings: &JobSettings,
+    checkpoint_path: &Path,
+    identity: Option<&InputIdentity>,
+) -> anyhow::Result<Option<Checkpoint>> {
+    let existing = Checkpoint::load(checkpoint_path)?;
+    if !settings.resume {
+        if existing.is_some() && settings.server.is_none() {
+            anyhow::bail!(
+                "an unfinished job left a checkpoint at '{}': add --resume to continue it, or \
+                 delete that file to start over",
+                checkpoint_path.display()
+            );
+        }
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        settings.server.is_none(),
+        "--resume needs the report on this machine: it works with the built-in server, not with --server"
+    );
+    let identity =
+        identity.ok_or_else(|| anyhow::anyhow!("a job reading stdin cannot be resumed"))?;
+    let checkpoint = existing.ok_or_else(|| {
+        anyhow::anyhow!(
+            "nothing to resume: there is no checkpoint at '{}'",
+            checkpoint_path.display()
+        )
+    })?;
+    anyhow::ensure!(
+        &checkpoint.input == identity,
+        "the checkpoint at '{}' belongs to input '{}' ({} bytes), not '{}' ({} bytes)",
+        checkpoint_path.display(),
+        checkpoint.input.path,
+        checkpoint.input.size,
+        identity.path,
+        identity.size
+    );
+    checkpoint.truncate_report(&settings.report)?;
+    eprintln!(
+        "resuming at line {} ({} entries already archived, {} failed)",
+        checkpoint.next_line, checkpoint.counters.archived, checkpoint.counters.failed
+    );
+    Ok(Some(checkpoint))
+}
+
+type InputChannel = mpsc::Receiver<Result<InputItem, InputError>>;
+
+fn open_input(input: &JobInput, max_line_bytes: usize) -> anyhow::Result<InputChannel> {
+    const CAPACITY: usize = 1024;
+    match input {
+        JobInput::Log(source) => Ok(spawn_reader(source.clone(), max_line_bytes, CAPACITY)?),
+        JobInput::Failures(path) => {
+            let mut rows = read_failures(path)?;
+            rows.sort_by_key(|row| row.line);
+            rows.dedup_by_key(|row| row.line);
+            let (sender, receiver) = mpsc::channel(CAPACITY);
+            tokio::spawn(async move {
+                for row in rows {
+                    let entry = Entry {
+                        line_number: row.line,
+                        text: row.raw,
+                        invalid_utf8: false,
+                        truncated: false,
+                    };
+                    if sender.send(Ok(InputItem::Entry(entry))).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            Ok(receiver)
+        }
+    }
+}
+
+/// The MCP server run in this process for a job, on an ephemeral loopback port.
+struct EmbeddedServer {
+    http: HttpServer,
+    writer: ReportWriter,
+    writer_done: tokio::task::JoinHandle<()>,
+}
+
+impl EmbeddedServer {
+    async fn start(report: &Path, tool: ToolSettings) -> anyhow::Result<Self> {
+        let limits = OrderLimits::for_sampling_timeout(tool.sampling_timeout);
+        let (writer, writer_done) = ReportWriter::start(report, limits).await?;
+        let http_settings = HttpServerSettings {
+            sampling_timeout: tool.sampling_timeout,
+            extra_allowed_hosts: Vec::new(),
+        };
+        let server = LogArchiverServer::new(tool, writer.clone());
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let http = HttpServer::start(listener, server, http_settings)?;
+        Ok(Self {
+            http,
+            writer,
+            writer_done,
+        })
+    }
+
+    async fn stop(self) {
+        let _ = self.http.stop().await;
+        self.writer.stop();
+        let _ = self.writer_done.await;
+    }
+}

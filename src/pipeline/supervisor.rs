@@ -1,0 +1,746 @@
+//! The job supervisor: one per job. It numbers the input's entries, keeps a bounded window of
+//! them, hands them to connection actors (at most `concurrency` calls at once), collects their
+//! outcomes, re-sends the entries of a connection that died and restarts it, and settles entries
+//! in input order: counters, the failures file and checkpoints always describe a prefix of the
+//! input.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::checkpoint::{Checkpoint, InputIdentity};
+use super::connection::{ConnectionActor, ConnectionArgs, ConnectionMessage};
+use super::failures::{FailureRow, FailuresWriter};
+use super::input::{Entry, InputError, InputItem};
+use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
+use crate::client::{SamplingHandler, ServerTarget};
+use crate::llm::LlmStats;
+use crate::report::ReportWriter;
+
+/// How often progress is shown and the checkpoint written.
+const TICK: Duration = Duration::from_secs(1);
+/// Failed connection attempts in a row, on every connection, before the job gives up.
+const MAX_CONNECT_FAILURES: u32 = 5;
+/// How long a connection may take to close its session at the end of a job.
+const CONNECTION_STOP_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long an interrupted job waits for calls in flight before abandoning them.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything a job needs.
+pub struct JobPlan {
+    /// Names this job's entries on the server (ordering) and its actors.
+    pub job: String,
+    pub target: ServerTarget,
+    pub handler: SamplingHandler,
+    pub connections: usize,
+    /// Most tool calls in flight at once, over all connections.
+    pub concurrency: usize,
+    /// Most input lines held at once (in flight, or done and waiting for an earlier one).
+    pub window: usize,
+    pub call_timeout: Duration,
+    /// How often one entry may be sent before it counts as failed.
+    pub max_sends: u32,
+    pub input: mpsc::Receiver<Result<InputItem, InputError>>,
+    /// Lines below this one were dealt with by an earlier run.
+    pub start_line: u64,
+    /// Counters carried over from an earlier run.
+    pub counters: JobCounters,
+    pub failures: FailuresWriter,
+    /// Checkpoints, when the job owns the report (embedded server).
+    pub checkpoint: Option<CheckpointPlan>,
+    pub progress: ProgressDisplay,
+    pub llm_stats: Arc<LlmStats>,
+}
+
+/// Where and how a job writes checkpoints.
+pub struct CheckpointPlan {
+    pub path: PathBuf,
+    pub input: InputIdentity,
+    /// The report writer of the in-process server.
+    pub writer: ReportWriter,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Every entry was dealt with.
+    Completed,
+    /// Stopped by the user; what is left can be resumed.
+    Interrupted,
+    /// Could not go on; what is left can be resumed once the cause is fixed.
+    Aborted(String),
+}
+
+/// The end of a job.
+pub struct JobResult {
+    pub status: JobStatus,
+    pub counters: JobCounters,
+    pub latency: LatencyRecorder,
+    pub elapsed: Duration,
+}
+
+/// Messages the supervisor handles.
+pub enum SupervisorMessage {
+    /// The next input item, holding its place in the window.
+    Input(InputItem, OwnedSemaphorePermit),
+    InputEnded,
+    InputFailed(String),
+    /// A connection's outcome for entry `seq`.
+    Outcome {
+        seq: u64,
+        connection: ConnectionTag,
+        result: CallResult,
+    },
+    Reconnect(usize),
+    Tick,
+    /// Ctrl-C or SIGTERM: stop reading; a second one stops waiting.
+    Interrupt,
+}
+
+/// Names one incarnation of a connection actor: its slot and how often the slot was connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTag {
+    pub index: usize,
+    pub generation: u64,
+}
+
+/// What became of one tool call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallResult {
+    Archived,
+    Failed {
+        kind: String,
+        message: String,
+        llm_attempts: Option<u32>,
+    },
+    /// The call got no answer: the session broke or wedged.
+    Lost(String),
+}
+
+enum Settled {
+    Archived,
+    Failed(FailureRow),
+}
+
+struct EntrySlot {
+    entry: Entry,
+    seq: u64,
+    sends: u32,
+    first_sent: Option<Instant>,
+    connection: Option<ConnectionTag>,
+    settled: Option<Settled>,
+}
+
+enum Slot {
+    Blank,
+    Entry(Box<EntrySlot>),
+}
+
+struct Held {
+    slot: Slot,
+    _place: OwnedSemaphorePermit,
+}
+
+#[derive(Default)]
+struct ConnectionSlot {
+    actor: Option<ActorRef<ConnectionMessage>>,
+    generation: u64,
+    in_flight: usize,
+    connect_failures: u32,
+}
+
+pub struct SupervisorState {
+    plan: PlanParts,
+    started: Instant,
+    feeder: Option<JoinHandle<()>>,
+    input_ended: bool,
+    stopping: Option<JobStatus>,
+    interrupt_deadline: Option<Instant>,
+    held: BTreeMap<u64, Held>,
+    line_of_seq: HashMap<u64, u64>,
+    next_seq: u64,
+    waiting: VecDeque<u64>,
+    in_flight: usize,
+    connections: Vec<ConnectionSlot>,
+    settled: JobCounters,
+    latency: LatencyRecorder,
+    next_unread_line: u64,
+    done: Option<oneshot::Sender<JobResult>>,
+}
+
+/// The parts of the plan the supervisor keeps after start-up.
+struct PlanParts {
+    job: String,
+    target: ServerTarget,
+    handler: SamplingHandler,
+    concurrency: usize,
+    call_timeout: Duration,
+    max_sends: u32,
+    failures: FailuresWriter,
+    checkpoint: Option<CheckpointPlan>,
+    progress: ProgressDisplay,
+    llm_stats: Arc<LlmStats>,
+    llm_base: JobCounters,
+}
+
+pub struct Supervisor;
+
+impl Actor for Supervisor {
+    type Msg = SupervisorMessage;
+    type State = SupervisorState;
+    type Arguments = (JobPlan, oneshot::Sender<JobResult>);
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        (plan, done): Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let window = Arc::new(Semaphore::new(plan.window.max(1)));
+        let feeder = tokio::spawn(feed(plan.input, plan.start_line, window, myself.clone()));
+        myself.send_interval(TICK, || SupervisorMessage::Tick);
+        let mut settled = plan.counters.clone();
+        let llm_base = JobCounters {
+            llm_requests: settled.llm_requests,
+            retries: settled.retries,
+            rate_limited: settled.rate_limited,
+            input_tokens: settled.input_tokens,
+            output_tokens: settled.output_tokens,
+            ..JobCounters::default()
+        };
+        settled.llm_requests = 0;
+        settled.retries = 0;
+        settled.rate_limited = 0;
+        settled.input_tokens = 0;
+        settled.output_tokens = 0;
+        Ok(SupervisorState {
+            plan: PlanParts {
+                job: plan.job,
+                target: plan.target,
+                handler: plan.handler,
+                concurrency: plan.concurrency.max(1),
+                call_timeout: plan.call_timeout,
+                max_sends: plan.max_sends.max(1),
+                failures: plan.failures,
+                checkpoint: plan.checkpoint,
+                progress: plan.progress,
+                llm_stats: plan.llm_stats,
+                llm_base,
+            },
+            started: Instant::now(),
+            feeder: Some(feeder),
+            input_ended: false,
+            stopping: None,
+            interrupt_deadline: None,
+            held: BTreeMap::new(),
+            line_of_seq: HashMap::new(),
+            next_seq: 0,
+            waiting: VecDeque::new(),
+            in_flight: 0,
+            connections: (0..plan.connections.max(1))
+                .map(|_| ConnectionSlot::default())
+                .collect(),
+            settled,
+            latency: LatencyRecorder::new(),
+            next_unread_line: plan.start_line.max(1),
+            done: Some(done),
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        for index in 0..state.connections.len() {
+            state.connect(&myself, index).await;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.done.is_none() {
+            return Ok(());
+        }
+        match message {
+            SupervisorMessage::Input(item, place) => state.accept(item, place),
+            SupervisorMessage::InputEnded => state.input_ended = true,
+            SupervisorMessage::InputFailed(reason) => state.stop(JobStatus::Aborted(reason)),
+            SupervisorMessage::Outcome {
+                seq,
+                connection,
+                result,
+            } => state.record_outcome(seq, connection, result).await,
+            SupervisorMessage::Reconnect(index) => {
+                if state.stopping.is_none() || state.in_flight > 0 {
+                    state.connect(&myself, index).await;
+                }
+            }
+            SupervisorMessage::Tick => {
+                state.show_progress();
+                if let Err(error) = state.save_checkpoint().await {
+                    state.stop(JobStatus::Aborted(format!("{error:#}")));
+                }
+                let grace_over = state
+                    .interrupt_deadline
+                    .is_some_and(|at| Instant::now() >= at);
+                if grace_over {
+                    state.finish(&myself).await;
+                    return Ok(());
+                }
+            }
+            SupervisorMessage::Interrupt => {
+                if state.stopping.is_some() {
+                    state.finish(&myself).await;
+                    return Ok(());
+                }
+                eprintln!("interrupted: finishing entries in flight (interrupt again to stop now)");
+                state.stop(JobStatus::Interrupted);
+                state.interrupt_deadline = Some(Instant::now() + INTERRUPT_GRACE);
+            }
+        }
+        state.settle();
+        state.send_waiting();
+        if state.is_finished() {
+            state.finish(&myself).await;
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let cell = match &event {
+            SupervisionEvent::ActorTerminated(cell, _, _)
+            | SupervisionEvent::ActorFailed(cell, _) => cell,
+            _ => return Ok(()),
+        };
+        if state.done.is_none() {
+            return Ok(());
+        }
+        let Some(index) = state.connections.iter().position(|slot| {
+            slot.actor
+                .as_ref()
+                .is_some_and(|actor| actor.get_id() == cell.get_id())
+        }) else {
+            return Ok(());
+        };
+        tracing::info!(
+            connection = index,
+            "connection stopped; re-sending its entries and reconnecting"
+        );
+        state.connection_lost(index);
+        let _ = myself.send_message(SupervisorMessage::Reconnect(index));
+        state.send_waiting();
+        Ok(())
+    }
+}
+
+/// Reads input items into the supervisor, each holding a place in the window.
+async fn feed(
+    mut input: mpsc::Receiver<Result<InputItem, InputError>>,
+    start_line: u64,
+    window: Arc<Semaphore>,
+    supervisor: ActorRef<SupervisorMessage>,
+) {
+    loop {
+        let Ok(place) = window.clone().acquire_owned().await else {
+            return;
+        };
+        let message = match input.recv().await {
+            Some(Ok(item)) if item_line(&item) < start_line => continue,
+            Some(Ok(item)) => SupervisorMessage::Input(item, place),
+            Some(Err(error)) => SupervisorMessage::InputFailed(error.to_string()),
+            None => SupervisorMessage::InputEnded,
+        };
+        let last = !matches!(message, SupervisorMessage::Input(..));
+        if supervisor.send_message(message).is_err() || last {
+            return;
+        }
+    }
+}
+
+fn item_line(item: &InputItem) -> u64 {
+    match item {
+        InputItem::Entry(entry) => entry.line_number,
+        InputItem::Blank { line_number } => *line_number,
+    }
+}
+
+impl SupervisorState {
+    fn accept(&mut self, item: InputItem, place: OwnedSemaphorePermit) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let line = item_line(&item);
+        self.next_unread_line = line + 1;
+        let slot = match item {
+            InputItem::Blank { .. } => Slot::Blank,
+            InputItem::Entry(entry) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.line_of_seq.insert(seq, line);
+                self.waiting.push_back(seq);
+                Slot::Entry(Box::new(EntrySlot {
+                    entry,
+                    seq,
+                    sends: 0,
+                    first_sent: None,
+                    connection: None,
+                    settled: None,
+                }))
+            }
+        };
+        self.held.insert(
+            line,
+            Held {
+                slot,
+                _place: place,
+            },
+        );
+    }
+
+    fn entry_mut(&mut self, seq: u64) -> Option<&mut EntrySlot> {
+        let line = self.line_of_seq.get(&seq)?;
+        match &mut self.held.get_mut(line)?.slot {
+            Slot::Entry(entry) => Some(entry),
+            Slot::Blank => None,
+        }
+    }
+
+    /// Sends waiting entries while calls and connections are free.
+    fn send_waiting(&mut self) {
+        if self.stopping.is_some() {
+            return;
+        }
+        while self.in_flight < self.plan.concurrency {
+            let Some(index) = self.least_busy_connection() else {
+                return;
+            };
+            let Some(seq) = self.waiting.pop_front() else {
+                return;
+            };
+            let tag = ConnectionTag {
+                index,
+                generation: self.connections[index].generation,
+            };
+            let Some(slot) = self.entry_mut(seq) else {
+                continue;
+            };
+            slot.sends += 1;
+            slot.first_sent.get_or_insert_with(Instant::now);
+            slot.connection = Some(tag);
+            let text = slot.entry.text.clone();
+            self.in_flight += 1;
+            let connection = &mut self.connections[index];
+            connection.in_flight += 1;
+            let actor = connection
+                .actor
+                .as_ref()
+                .expect("chosen connections are live");
+            let _ = actor.send_message(ConnectionMessage::Process { seq, text });
+        }
+    }
+
+    fn least_busy_connection(&self) -> Option<usize> {
+        self.connections
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.actor.is_some())
+            .min_by_key(|(_, slot)| slot.in_flight)
+            .map(|(index, _)| index)
+    }
+
+    async fn record_outcome(&mut self, seq: u64, connection: ConnectionTag, result: CallResult) {
+        let max_sends = self.plan.max_sends;
+        let Some(slot) = self.entry_mut(seq) else {
+            return;
+        };
+        if slot.settled.is_some() || slot.connection != Some(connection) {
+            return; // an answer from a connection the entry was already taken from
+        }
+        slot.connection = None;
+        let line = slot.entry.line_number;
+        let raw = slot.entry.text.clone();
+        let sends = slot.sends;
+        let first_sent = slot.first_sent;
+        self.in_flight -= 1;
+        let connection = &mut self.connections[connection.index];
+        connection.in_flight = connection.in_flight.saturating_sub(1);
+        let settled = match result {
+            CallResult::Archived => Settled::Archived,
+            CallResult::Failed {
+                kind,
+                message,
+                llm_attempts,
+            } => {
+                if let Some(fatal) = self.plan.llm_stats.fatal() {
+                    self.stop(JobStatus::Aborted(format!(
+                        "{fatal}; stopped early so the rest of the input is not spent on a key \
+                         that does not work"
+                    )));
+                }
+                Settled::Failed(FailureRow {
+                    line,
+                    raw,
+                    error_kind: kind,
+                    error_message: message,
+                    attempts: llm_attempts.unwrap_or(1).max(sends),
+                })
+            }
+            CallResult::Lost(reason) if sends < max_sends => {
+                tracing::debug!(seq, %reason, "re-sending an entry whose call was lost");
+                self.waiting.push_front(seq);
+                return;
+            }
+            CallResult::Lost(reason) => {
+                self.give_up(seq).await;
+                Settled::Failed(FailureRow {
+                    line,
+                    raw,
+                    error_kind: "transport".into(),
+                    error_message: format!("the call to the MCP server was lost: {reason}"),
+                    attempts: sends,
+                })
+            }
+        };
+        if let Some(first_sent) = first_sent {
+            self.latency.record(first_sent.elapsed());
+        }
+        if let Some(slot) = self.entry_mut(seq) {
+            slot.settled = Some(settled);
+        }
+        self.line_of_seq.remove(&seq);
+    }
+
+    /// Tells the server's writer not to wait for entry `seq`.
+    async fn give_up(&mut self, seq: u64) {
+        if let Some(checkpoint) = &self.plan.checkpoint {
+            if let Err(error) = checkpoint.writer.resolve(&self.plan.job, seq, None).await {
+                tracing::error!(%error, "cannot release an abandoned entry");
+            }
+        } else if let Some(actor) = self.connections.iter().find_map(|slot| slot.actor.as_ref()) {
+            let _ = actor.send_message(ConnectionMessage::Skip { seq });
+        }
+    }
+
+    /// Settles the held lines at the front of the window, in input order.
+    fn settle(&mut self) {
+        while let Some(entry) = self.held.first_entry() {
+            let settled = match &entry.get().slot {
+                Slot::Blank => None,
+                Slot::Entry(slot) => match &slot.settled {
+                    None => return,
+                    Some(settled) => Some(settled),
+                },
+            };
+            match settled {
+                None => self.settled.skipped_blank += 1,
+                Some(Settled::Archived) => {
+                    self.settled.read += 1;
+                    self.settled.archived += 1;
+                }
+                Some(Settled::Failed(row)) => {
+                    self.settled.read += 1;
+                    self.settled.failed += 1;
+                    if let Err(error) = self.plan.failures.append(row) {
+                        self.stop(JobStatus::Aborted(format!("{error:#}")));
+                        return;
+                    }
+                }
+            }
+            entry.remove();
+        }
+    }
+
+    fn counters(&self) -> JobCounters {
+        let stats = &self.plan.llm_stats;
+        let base = &self.plan.llm_base;
+        JobCounters {
+            llm_requests: base.llm_requests + stats.requests.load(Ordering::Relaxed),
+            retries: base.retries + stats.retries.load(Ordering::Relaxed),
+            rate_limited: base.rate_limited + stats.rate_limited.load(Ordering::Relaxed),
+            input_tokens: base.input_tokens + stats.input_tokens.load(Ordering::Relaxed),
+            output_tokens: base.output_tokens + stats.output_tokens.load(Ordering::Relaxed),
+            ..self.settled.clone()
+        }
+    }
+
+    fn show_progress(&self) {
+        let counters = self.counters();
+        let done_lines = counters.read + counters.skipped_blank;
+        self.plan.progress.update(&counters, done_lines);
+    }
+
+    /// The first line not yet dealt with, and the job's number for it.
+    fn cut(&self) -> (u64, u64) {
+        for (line, held) in &self.held {
+            if let Slot::Entry(slot) = &held.slot {
+                return (*line, slot.seq);
+            }
+        }
+        (self.next_unread_line, self.next_seq)
+    }
+
+    async fn save_checkpoint(&mut self) -> anyhow::Result<()> {
+        let Some(plan) = &self.plan.checkpoint else {
+            return Ok(());
+        };
+        let (next_line, seq) = self.cut();
+        let report_len = plan.writer.length_before(&self.plan.job, seq).await?;
+        let failures_len = self.plan.failures.durable_len()?;
+        let checkpoint = Checkpoint::new(
+            plan.input.clone(),
+            next_line,
+            report_len,
+            failures_len,
+            self.counters(),
+        );
+        checkpoint.save(&plan.path)
+    }
+
+    fn stop(&mut self, status: JobStatus) {
+        if self.stopping.is_none() {
+            self.stopping = Some(status);
+            if let Some(feeder) = self.feeder.take() {
+                feeder.abort();
+            }
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        let nothing_left = self.held.is_empty() && self.input_ended;
+        let stopped_and_idle = self.stopping.is_some() && self.in_flight == 0;
+        nothing_left || stopped_and_idle
+    }
+
+    async fn connect(&mut self, myself: &ActorRef<SupervisorMessage>, index: usize) {
+        if self.connections[index].actor.is_some() || self.done.is_none() {
+            return;
+        }
+        let generation = self.connections[index].generation + 1;
+        self.connections[index].generation = generation;
+        let args = ConnectionArgs {
+            tag: ConnectionTag { index, generation },
+            target: self.plan.target.clone(),
+            handler: self.plan.handler.clone(),
+            supervisor: myself.clone(),
+            job: self.plan.job.clone(),
+            call_timeout: self.plan.call_timeout,
+        };
+        let name = format!("log-archiver-{}-connection-{index}", self.plan.job);
+        match Actor::spawn_linked(Some(name), ConnectionActor, args, myself.get_cell()).await {
+            Ok((actor, _)) => {
+                let slot = &mut self.connections[index];
+                slot.actor = Some(actor);
+                slot.connect_failures = 0;
+            }
+            Err(error) => {
+                let slot = &mut self.connections[index];
+                slot.connect_failures += 1;
+                let failures = slot.connect_failures;
+                let none_live = self.connections.iter().all(|slot| slot.actor.is_none());
+                let all_failing = self
+                    .connections
+                    .iter()
+                    .all(|slot| slot.connect_failures >= MAX_CONNECT_FAILURES);
+                if none_live && all_failing {
+                    self.stop(JobStatus::Aborted(format!(
+                        "cannot connect to the MCP server {}: {}",
+                        self.plan.target,
+                        root_message(&error)
+                    )));
+                    return;
+                }
+                let delay = Duration::from_millis(250 * 2u64.pow(failures.min(5)));
+                tracing::warn!(
+                    connection = index,
+                    ?delay,
+                    "cannot connect: {}",
+                    root_message(&error)
+                );
+                myself.send_after(delay, move || SupervisorMessage::Reconnect(index));
+            }
+        }
+    }
+
+    fn connection_lost(&mut self, index: usize) {
+        self.connections[index].actor = None;
+        self.connections[index].in_flight = 0;
+        let mut orphans = Vec::new();
+        for held in self.held.values_mut() {
+            if let Slot::Entry(slot) = &mut held.slot
+                && slot.settled.is_none()
+                && slot.connection.is_some_and(|tag| tag.index == index)
+            {
+                slot.connection = None;
+                orphans.push(slot.seq);
+            }
+        }
+        self.in_flight -= orphans.len();
+        for seq in orphans.into_iter().rev() {
+            self.waiting.push_front(seq);
+        }
+    }
+
+    async fn finish(&mut self, myself: &ActorRef<SupervisorMessage>) {
+        self.settle();
+        let status = self.stopping.clone().unwrap_or(JobStatus::Completed);
+        let checkpoint_outcome = match (&status, &self.plan.checkpoint) {
+            (JobStatus::Completed, Some(plan)) => match std::fs::remove_file(&plan.path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
+                    "cannot remove checkpoint '{}': {error}",
+                    plan.path.display()
+                )),
+                _ => Ok(()),
+            },
+            _ => self.save_checkpoint().await,
+        };
+        let status = match (status, checkpoint_outcome) {
+            (JobStatus::Completed, Err(error)) => JobStatus::Aborted(format!("{error:#}")),
+            (status, _) => status,
+        };
+        for slot in &mut self.connections {
+            if let Some(actor) = slot.actor.take() {
+                let _ = actor
+                    .stop_and_wait(None, Some(CONNECTION_STOP_TIMEOUT))
+                    .await;
+            }
+        }
+        self.show_progress();
+        self.plan.progress.finish();
+        if let Some(done) = self.done.take() {
+            let _ = done.send(JobResult {
+                status,
+                counters: self.counters(),
+                latency: std::mem::take(&mut self.latency),
+                elapsed: self.started.elapsed(),
+            });
+        }
+        myself.stop(None);
+    }
+}
+
+/// The innermost message of a spawn error (the connection's own words).
+fn root_message(error: &ractor::SpawnErr) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        message = inner.to_string();
+        source = inner.source();
+    }
+    message
+}
