@@ -117,3 +117,49 @@ pub fn explain_command(mock: &MockLlm) -> Command {
         .env_remove("LOG_ARCHIVER_MODEL");
     command
 }
+
+/// `log-archiver archive` (or `retry`) pointed at `mock` with a test key, quiet progress.
+pub fn job_command(mock: &MockLlm, subcommand: &str) -> Command {
+    let mut command = command();
+    command
+        .arg(subcommand)
+        .args(["--llm", "anthropic", "--progress", "off"])
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env_remove("LOG_ARCHIVER_MODEL");
+    command
+}
+
+/// Writes `count` distinct log lines to `path` and returns them.
+pub fn write_log(path: &Path, count: usize) -> Vec<String> {
+    let lines: Vec<String> = (1..=count)
+        .map(|i| {
+            format!(
+                "2026-11-29T10:{:02}:{:02} ERROR [worker-{}] request {i} failed: code {}",
+                i / 60 % 60,
+                i % 60,
+                i % 7,
+                i * 31 % 1000
+            )
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").expect("log written");
+    lines
+}
+
+/// The report `expected_record` would produce for these lines, in order.
+pub fn expected_report<S: AsRef<str>>(lines: &[S]) -> String {
+    lines
+        .iter()
+        .map(|line| expected_record(line.as_ref()))
+        .collect()
+}
+
+/// The RAW lines of a report's records, in order.
+pub fn report_raw_lines(report: &str) -> Vec<String> {
+    report
+        .lines()
+        .filter_map(|line| line.strip_prefix("RAW: "))
+        .map(String::from)
+        .collect()
+}
