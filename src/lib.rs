@@ -7,7 +7,7 @@
 
 pub mod cli;
 pub mod client;
-mod durable;
+mod files;
 pub mod llm;
 pub mod mock;
 pub mod pipeline;

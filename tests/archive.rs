@@ -76,6 +76,9 @@ async fn faults_leave_every_entry_accounted_for_exactly_once() {
         "--llm-timeout",
         "1",
         "--json",
+        // Injected 429s are not a rate to discover: adaptive limiting would crawl.
+        "--rpm",
+        "unlimited",
     ]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(2), "{}", finished.stderr);
@@ -193,6 +196,41 @@ async fn a_configured_rate_limit_keeps_the_provider_from_saying_429() {
     let stats = mock.stats().snapshot();
     assert_eq!(stats.by_status.get(&429), None, "{stats:?}");
     assert_eq!(stats.requests, 300);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn adaptive_limiting_finds_an_undeclared_limit_with_few_429s() {
+    let mock = start_mock(MockSettings {
+        requests_per_minute: Some(600),
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    write_log(&log, 200);
+    let report = dir.path().join("report.txt");
+    let mut archive = job_command(&mock, "archive");
+    archive
+        .arg(&log)
+        .arg("--report")
+        .arg(&report)
+        .args(["--concurrency", "32"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished
+            .stdout
+            .contains("adaptive, settled at 600 requests/min (provider limit 600"),
+        "{}",
+        finished.stdout
+    );
+    let stats = mock.stats().snapshot();
+    assert!(
+        stats.by_status.get(&429).copied().unwrap_or(0) <= 5,
+        "{stats:?}"
+    );
+    assert_eq!(report_raw_lines(&read_report(&report)).len(), 200);
     mock.stop().await;
 }
 

@@ -12,7 +12,7 @@ use log_archiver::llm::{
     AnthropicBackend, AnthropicSettings, CompletionFuture, CompletionRequest, LlmBackend,
 };
 use log_archiver::mock::{MockLlm, MockSettings};
-use log_archiver::report::{OrderLimits, ReportWriter};
+use log_archiver::report::{OrderPolicy, ReportWriter};
 use log_archiver::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
 use tokio::net::TcpListener;
 
@@ -20,9 +20,12 @@ async fn start_server(
     report: &std::path::Path,
     settings: ToolSettings,
 ) -> (HttpServer, ReportWriter) {
-    let (writer, _done) = ReportWriter::start(report, OrderLimits::default())
-        .await
-        .unwrap();
+    let (writer, _done) = ReportWriter::start(
+        report,
+        OrderPolicy::shared_server(settings.sampling_timeout),
+    )
+    .await
+    .unwrap();
     let http_settings = HttpServerSettings {
         sampling_timeout: settings.sampling_timeout,
         extra_allowed_hosts: Vec::new(),

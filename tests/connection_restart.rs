@@ -17,7 +17,7 @@ use log_archiver::server::ToolSettings;
 fn connection_zero() -> Option<ractor::ActorCell> {
     ractor::registry::registered()
         .into_iter()
-        .find(|name| name.ends_with("-connection-0"))
+        .find(|name| name.contains("-connection-0-"))
         .and_then(ractor::registry::where_is)
 }
 

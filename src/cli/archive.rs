@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::job::{JobArgs, conclude, run_with_interrupts};
-use crate::pipeline::JobInput;
+use crate::files::{remove_if_present, sibling};
+use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::input::InputSource;
+use crate::pipeline::{JobInput, JobStatus};
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
@@ -34,9 +36,7 @@ pub struct ArchiveArgs {
 
 /// `REPORT.failed.csv` beside the report.
 pub fn default_failures_path(report: &std::path::Path) -> PathBuf {
-    let mut name = report.as_os_str().to_owned();
-    name.push(".failed.csv");
-    PathBuf::from(name)
+    sibling(report, ".failed.csv")
 }
 
 pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
@@ -55,8 +55,11 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
     let outcome = run_with_interrupts(settings).await?;
-    if !outcome.failures_written && outcome.result.status == crate::pipeline::JobStatus::Completed {
-        remove_if_present(&failures)?;
+    if outcome.result.status == JobStatus::Completed {
+        if !outcome.failures_written {
+            remove_if_present(&failures)?;
+        }
+        remove_if_present(&Checkpoint::path_for(&args.job.report))?;
     }
     Ok(conclude(
         &outcome,
@@ -64,15 +67,4 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         Some(&failures),
         args.job.json,
     ))
-}
-
-/// Removes a file that has nothing worth keeping.
-pub fn remove_if_present(path: &std::path::Path) -> anyhow::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
-            "cannot remove '{}': {error}",
-            path.display()
-        )),
-        _ => Ok(()),
-    }
 }

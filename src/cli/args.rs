@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL, LlmBackend,
-    RateLimits, RetryPolicy,
+    RateLimits, RequestRate, RetryPolicy,
 };
 use crate::mock::{MockLlm, MockSettings};
 use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
@@ -52,6 +52,18 @@ impl AnthropicArgs {
             request_timeout: self.llm_timeout,
         })?;
         Ok(Arc::new(backend))
+    }
+}
+
+/// Parses `--rpm`: a positive number, `auto` or `unlimited`.
+pub fn parse_request_rate(text: &str) -> Result<RequestRate, String> {
+    match text {
+        "auto" => Ok(RequestRate::Adaptive),
+        "unlimited" => Ok(RequestRate::Unlimited),
+        number => number
+            .parse::<NonZeroU32>()
+            .map(RequestRate::Fixed)
+            .map_err(|_| format!("'{text}' is not a positive number, auto or unlimited")),
     }
 }
 
@@ -102,9 +114,10 @@ pub struct JobLlmArgs {
     #[command(flatten)]
     pub anthropic: AnthropicArgs,
 
-    /// Requests per minute the provider allows (unlimited when unset).
-    #[arg(long)]
-    pub rpm: Option<NonZeroU32>,
+    /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
+    /// rate-limit headers and 429s, starting at 50) or `unlimited`.
+    #[arg(long, default_value = "auto", value_parser = parse_request_rate)]
+    pub rpm: RequestRate,
 
     /// Input tokens per minute the provider allows.
     #[arg(long)]
@@ -123,13 +136,15 @@ pub struct JobLlmArgs {
 pub struct JobBackend {
     pub backend: Arc<dyn LlmBackend>,
     pub description: String,
+    /// Served by this process: no provider, no limits to respect.
+    pub local: bool,
     _mock: Option<MockLlm>,
 }
 
 impl JobLlmArgs {
     pub fn limits(&self) -> RateLimits {
         RateLimits {
-            requests_per_minute: self.rpm,
+            requests: self.rpm,
             input_tokens_per_minute: self.input_tpm,
             output_tokens_per_minute: self.output_tpm,
         }
@@ -160,6 +175,7 @@ impl JobLlmArgs {
                     "Anthropic {} at {}",
                     self.anthropic.model, self.anthropic.base_url
                 ),
+                local: false,
                 _mock: None,
             });
         }
@@ -180,6 +196,7 @@ impl JobLlmArgs {
             description: format!(
                 "the built-in mock LLM{why}: explanations are canned sentences, not a model's"
             ),
+            local: true,
             _mock: Some(mock),
         })
     }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::args::{JobLlmArgs, ToolArgs};
 use super::signal::shutdown_requested;
+use crate::llm::RequestRate;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::{JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 
@@ -58,6 +59,11 @@ impl JobArgs {
     ) -> anyhow::Result<(JobSettings, super::args::JobBackend)> {
         let backend = self.llm.start().await?;
         eprintln!("LLM: {}", backend.description);
+        let mut limits = self.llm.limits();
+        if backend.local && limits.requests == RequestRate::Adaptive {
+            // Nothing to discover about a model served by this very process.
+            limits.requests = RequestRate::Unlimited;
+        }
         let settings = JobSettings {
             input,
             report: self.report.clone(),
@@ -71,7 +77,7 @@ impl JobArgs {
             progress: self.progress,
             llm: LlmPlan {
                 backend: backend.backend.clone(),
-                limits: self.llm.limits(),
+                limits,
                 retry: self.llm.retry(),
             },
         };
@@ -112,7 +118,8 @@ pub fn conclude(
         &result.latency,
         report.display().to_string(),
         failures_file,
-    );
+    )
+    .with_rate_limit(outcome.rate_limit.clone());
     if json {
         println!(
             "{}",

@@ -3,12 +3,14 @@
 //! with what still fails (or remove it when nothing does).
 
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::archive::remove_if_present;
 use super::job::{JobArgs, conclude, run_with_interrupts};
+use crate::files::{remove_if_present, sibling};
+use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::{JobInput, JobStatus};
 
 #[derive(Debug, Args)]
@@ -27,9 +29,7 @@ pub struct RetryArgs {
 
 /// Where a retry collects what still fails, until it replaces the failures file.
 fn pending_path(failures: &Path) -> PathBuf {
-    let mut name = failures.as_os_str().to_owned();
-    name.push(".pending");
-    PathBuf::from(name)
+    sibling(failures, ".pending")
 }
 
 pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
@@ -57,6 +57,8 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
             remove_if_present(&pending)?;
             remove_if_present(&args.failures)?;
         }
+        // Only now that the failures file tells the truth may the checkpoint go.
+        remove_if_present(&Checkpoint::path_for(&args.job.report))?;
     }
     Ok(conclude(
         &outcome,

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use super::args::ToolArgs;
 use super::signal::shutdown_requested;
-use crate::report::{OrderLimits, ReportWriter};
+use crate::report::{OrderPolicy, ReportWriter};
 use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, serve_stdio};
 
 #[derive(Debug, Args)]
@@ -36,8 +36,8 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tool = args.tool.settings();
-    let limits = OrderLimits::for_sampling_timeout(tool.sampling_timeout);
-    let (writer, writer_done) = ReportWriter::start(&args.report, limits).await?;
+    let policy = OrderPolicy::shared_server(tool.sampling_timeout);
+    let (writer, writer_done) = ReportWriter::start(&args.report, policy).await?;
     let sampling_timeout = tool.sampling_timeout;
     let server = LogArchiverServer::new(tool, writer.clone());
     let outcome = if args.stdio {

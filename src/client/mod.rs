@@ -3,11 +3,13 @@
 //! `process_log_entry`.
 
 mod connect;
+mod model_choice;
 mod sampler;
 mod sampling;
 mod tool_call;
 
 pub use connect::{ClientSession, ServerTarget, connect};
+pub use model_choice::ModelChoice;
 pub use sampler::SamplerPool;
 pub use sampling::{CLIENT_NAME, SamplingHandler, completion_request_from, sampling_result_from};
 pub use tool_call::{ToolOutcome, process_log_entry, process_log_entry_with_meta};

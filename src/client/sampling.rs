@@ -13,6 +13,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 
+use super::model_choice::ModelChoice;
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
 use crate::protocol::FailureDetail;
 
@@ -23,11 +24,21 @@ pub const CLIENT_NAME: &str = "log-archiver";
 #[derive(Clone)]
 pub struct SamplingHandler {
     backend: Arc<dyn LlmBackend>,
+    models: Arc<ModelChoice>,
 }
 
 impl SamplingHandler {
+    /// Answers with `backend`'s configured model whatever the server prefers.
     pub fn new(backend: Arc<dyn LlmBackend>) -> Self {
-        Self { backend }
+        Self::with_model_choice(backend, ModelChoice::default())
+    }
+
+    /// Answers with the model the server's preferences pick among `models`.
+    pub fn with_model_choice(backend: Arc<dyn LlmBackend>, models: ModelChoice) -> Self {
+        Self {
+            backend,
+            models: Arc::new(models),
+        }
     }
 }
 
@@ -37,8 +48,10 @@ impl ClientHandler for SamplingHandler {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
-        let request = completion_request_from(params)
+        let model = self.models.choose(params.model_preferences.as_ref());
+        let mut request = completion_request_from(params)
             .map_err(|message| ErrorData::invalid_params(message, None))?;
+        request.model = model;
         match self.backend.complete(request).await {
             Ok(completion) => Ok(sampling_result_from(completion)),
             Err(error) => {
@@ -87,6 +100,7 @@ pub fn completion_request_from(
         return Err("the sampling request has no messages".into());
     }
     Ok(CompletionRequest {
+        model: None,
         system: params.system_prompt,
         messages,
         max_tokens: params.max_tokens,
@@ -171,6 +185,7 @@ mod tests {
                 text: "t".into(),
                 stop_reason: Some(reason),
                 usage: TokenUsage::default(),
+                rate_limit: None,
             });
             let json = serde_json::to_value(&result).unwrap();
             assert_eq!(json["stopReason"], expected);

@@ -3,9 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use super::http::{ApiClient, malformed, rate_limit_headers};
 use super::{
     ChatRole, Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, LlmErrorKind,
     StopReason, TokenUsage,
@@ -40,9 +41,8 @@ impl fmt::Debug for AnthropicSettings {
 
 /// Calls Anthropic's Messages API.
 pub struct AnthropicBackend {
-    http: reqwest::Client,
+    api: ApiClient,
     settings: AnthropicSettings,
-    endpoint: String,
 }
 
 #[derive(Serialize)]
@@ -89,18 +89,6 @@ struct WireUsage {
     output_tokens: u64,
 }
 
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(rename = "type")]
-    kind: String,
-    message: String,
-}
-
 impl AnthropicBackend {
     pub fn new(settings: AnthropicSettings) -> Result<Self, LlmError> {
         if settings.api_key.trim().is_empty() {
@@ -109,26 +97,17 @@ impl AnthropicBackend {
                 "no Anthropic API key: set ANTHROPIC_API_KEY (or pass --api-key)",
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .build()
-            .map_err(|error| {
-                LlmError::new(
-                    LlmErrorKind::Unreachable,
-                    format!("cannot build HTTP client: {error}"),
-                )
-            })?;
-        let endpoint = format!("{}/v1/messages", settings.base_url.trim_end_matches('/'));
-        Ok(Self {
-            http,
-            settings,
-            endpoint,
-        })
+        let api = ApiClient::new(
+            &settings.base_url,
+            settings.request_timeout,
+            "ANTHROPIC_API_KEY",
+        )?;
+        Ok(Self { api, settings })
     }
 
     async fn send(&self, request: CompletionRequest) -> Result<Completion, LlmError> {
         let body = MessagesRequest {
-            model: &self.settings.model,
+            model: request.model.as_deref().unwrap_or(&self.settings.model),
             max_tokens: request.max_tokens,
             messages: request
                 .messages
@@ -142,52 +121,25 @@ impl AnthropicBackend {
             temperature: request.temperature,
             stop_sequences: &request.stop_sequences,
         };
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .header("x-api-key", &self.settings.api_key)
-            .header("anthropic-version", API_VERSION)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|error| self.transport_error(&error))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(&error))?;
-        if !status.is_success() {
-            return Err(status_error(status.as_u16(), &headers, &bytes));
-        }
-        parse_completion(&bytes)
+        let mut headers = HeaderMap::new();
+        headers.insert("x-api-key", header_value(&self.settings.api_key)?);
+        headers.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
+        let response = self.api.post_json("/v1/messages", headers, &body).await?;
+        parse_completion(&response.body).map(|mut completion| {
+            completion.rate_limit = rate_limit_headers(&response.headers);
+            completion
+        })
     }
+}
 
-    fn transport_error(&self, error: &reqwest::Error) -> LlmError {
-        let base = &self.settings.base_url;
-        if error.is_timeout() {
-            LlmError::new(
-                LlmErrorKind::Timeout,
-                format!(
-                    "the LLM API at {base} did not answer within {} s",
-                    self.settings.request_timeout.as_secs_f64()
-                ),
-            )
-        } else if error.is_decode() {
-            LlmError::new(
-                LlmErrorKind::MalformedResponse,
-                format!("the LLM API at {base} sent a body that could not be read: {error}"),
-            )
-        } else {
-            LlmError::new(
-                LlmErrorKind::Unreachable,
-                format!(
-                    "the LLM API at {base} is unreachable: {}",
-                    root_cause(error)
-                ),
-            )
-        }
-    }
+/// A header value from configuration; a key with characters HTTP cannot carry is refused.
+fn header_value(text: &str) -> Result<HeaderValue, LlmError> {
+    HeaderValue::from_str(text).map_err(|_| {
+        LlmError::new(
+            LlmErrorKind::Authentication,
+            "the API key contains characters that cannot be sent in an HTTP header",
+        )
+    })
 }
 
 impl LlmBackend for AnthropicBackend {
@@ -196,21 +148,8 @@ impl LlmBackend for AnthropicBackend {
     }
 }
 
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
-
 fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
-    let response: MessagesResponse = serde_json::from_slice(bytes).map_err(|error| {
-        LlmError::new(
-            LlmErrorKind::MalformedResponse,
-            format!("the LLM API answered with a malformed body: {error}"),
-        )
-    })?;
+    let response: MessagesResponse = serde_json::from_slice(bytes).map_err(malformed)?;
     let text: String = response
         .content
         .iter()
@@ -231,105 +170,13 @@ fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
             input_tokens: response.usage.input_tokens,
             output_tokens: response.usage.output_tokens,
         },
+        rate_limit: None,
     })
-}
-
-/// Classifies an error status into a message a user can act on.
-fn status_error(status: u16, headers: &HeaderMap, body: &[u8]) -> LlmError {
-    let detail = serde_json::from_slice::<ErrorEnvelope>(body)
-        .map(|envelope| format!("{}: {}", envelope.error.kind, envelope.error.message))
-        .unwrap_or_else(|_| {
-            let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            if text.is_empty() {
-                "no details".to_string()
-            } else {
-                text.chars().take(200).collect()
-            }
-        });
-    let (kind, summary) = match status {
-        401 | 403 => (
-            LlmErrorKind::Authentication,
-            "the API key was rejected; check ANTHROPIC_API_KEY",
-        ),
-        402 => (
-            LlmErrorKind::Billing,
-            "the account cannot pay for this request",
-        ),
-        408 => (LlmErrorKind::Timeout, "the LLM API timed out the request"),
-        409 => (LlmErrorKind::ServerError, "the LLM API reported a conflict"),
-        429 => (LlmErrorKind::RateLimited, "rate limited by the LLM API"),
-        529 => (LlmErrorKind::Overloaded, "the LLM API is overloaded"),
-        500..=599 => (LlmErrorKind::ServerError, "the LLM API failed"),
-        _ => (
-            LlmErrorKind::InvalidRequest,
-            "the LLM API rejected the request",
-        ),
-    };
-    let mut error = LlmError::new(kind, format!("{summary} (HTTP {status}, {detail})"));
-    error.status = Some(status);
-    error.retry_after = retry_after(headers);
-    error.should_retry = header_str(headers, "x-should-retry").and_then(|value| match value {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    });
-    error
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-}
-
-/// Reads `retry-after-ms`, then `retry-after` (seconds).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = header_str(headers, "retry-after-ms").and_then(|v| v.parse::<f64>().ok()) {
-        return Duration::try_from_secs_f64(ms / 1000.0).ok();
-    }
-    header_str(headers, "retry-after")
-        .and_then(|v| v.parse::<f64>().ok())
-        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn classifies_statuses() {
-        let headers = HeaderMap::new();
-        let body =
-            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
-        let error = status_error(529, &headers, body);
-        assert_eq!(error.kind, LlmErrorKind::Overloaded);
-        assert!(error.is_retryable());
-        assert!(
-            error.message.contains("overloaded_error: Overloaded"),
-            "{}",
-            error.message
-        );
-        assert_eq!(
-            status_error(401, &headers, b"").kind,
-            LlmErrorKind::Authentication
-        );
-        assert!(!status_error(400, &headers, b"").is_retryable());
-        assert!(status_error(408, &headers, b"").is_retryable());
-        assert!(status_error(409, &headers, b"").is_retryable());
-    }
-
-    #[test]
-    fn honours_retry_headers() {
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", "3".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert("retry-after-ms", "250".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
-        headers.insert("x-should-retry", "false".parse().unwrap());
-        assert!(!status_error(429, &headers, b"").is_retryable());
-    }
 
     #[test]
     fn parses_a_messages_response() {

@@ -61,6 +61,8 @@ pub struct LlmError {
     pub should_retry: Option<bool>,
     /// How many attempts were made before giving up.
     pub attempts: u32,
+    /// The provider's request limit as its headers told, when they did.
+    pub rate_limit: Option<super::RateLimitHeaders>,
 }
 
 impl LlmError {
@@ -72,6 +74,7 @@ impl LlmError {
             retry_after: None,
             should_retry: None,
             attempts: 1,
+            rate_limit: None,
         }
     }
 

@@ -41,6 +41,11 @@ pub struct ManagedBackend {
 }
 
 impl ManagedBackend {
+    /// How requests were paced, for the summary.
+    pub fn describe_rate_limit(&self) -> Option<String> {
+        self.limiters.describe()
+    }
+
     pub fn new(
         inner: Arc<dyn LlmBackend>,
         limiters: Limiters,
@@ -71,6 +76,7 @@ impl ManagedBackend {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let mut error = match self.inner.complete(request.clone()).await {
                 Ok(completion) => {
+                    self.limiters.observe(completion.rate_limit, false);
                     self.stats
                         .input_tokens
                         .fetch_add(completion.usage.input_tokens, Ordering::Relaxed);
@@ -79,7 +85,11 @@ impl ManagedBackend {
                         .fetch_add(completion.usage.output_tokens, Ordering::Relaxed);
                     return Ok(completion);
                 }
-                Err(error) => error,
+                Err(error) => {
+                    let throttled = error.kind == LlmErrorKind::RateLimited;
+                    self.limiters.observe(error.rate_limit, throttled);
+                    error
+                }
             };
             match error.kind {
                 LlmErrorKind::RateLimited => {
@@ -148,6 +158,7 @@ mod tests {
                             input_tokens: 7,
                             output_tokens: 3,
                         },
+                        rate_limit: None,
                     }),
                 }
             })
@@ -156,6 +167,7 @@ mod tests {
 
     fn request() -> CompletionRequest {
         CompletionRequest {
+            model: None,
             system: None,
             messages: vec![ChatMessage {
                 role: ChatRole::User,

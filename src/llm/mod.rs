@@ -3,16 +3,19 @@
 
 mod anthropic;
 mod error;
+mod http;
 mod limits;
 mod managed;
+mod openai;
 mod retry;
 
 pub use anthropic::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
 };
 pub use error::{LlmError, LlmErrorKind};
-pub use limits::{Limiters, RateLimits};
+pub use limits::{ADAPTIVE_START_RPM, Limiters, RateLimits, RequestRate};
 pub use managed::{LlmStats, ManagedBackend};
+pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
 pub use retry::RetryPolicy;
 
 use std::future::Future;
@@ -36,6 +39,9 @@ pub struct ChatMessage {
 /// A provider-neutral completion request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompletionRequest {
+    /// A model chosen for this request (from the server's model preferences); the backend's
+    /// configured model otherwise.
+    pub model: Option<String>,
     pub system: Option<String>,
     pub messages: Vec<ChatMessage>,
     pub max_tokens: u32,
@@ -67,6 +73,15 @@ pub struct Completion {
     pub text: String,
     pub stop_reason: Option<StopReason>,
     pub usage: TokenUsage,
+    /// The provider's request limit as its headers told, when they did.
+    pub rate_limit: Option<RateLimitHeaders>,
+}
+
+/// What a provider's rate-limit headers said about requests per minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub limit: u32,
+    pub remaining: u32,
 }
 
 /// The future a backend returns.

@@ -1,4 +1,6 @@
-//! HTTP handlers of the mock LLM: `POST /v1/messages` and `GET /stats`.
+//! HTTP handlers of the mock LLM: Anthropic's `POST /v1/messages`, the OpenAI-compatible
+//! `POST /v1/chat/completions`, and `GET /stats`. Both APIs share authentication, the rate
+//! limit, faults and replies; they differ in request and answer shapes.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
@@ -57,7 +59,8 @@ impl MockState {
 
 pub fn router(state: Arc<MockState>) -> Router {
     Router::new()
-        .route("/v1/messages", post(messages))
+        .route("/v1/messages", post(anthropic_messages))
+        .route("/v1/chat/completions", post(openai_chat_completions))
         .route("/stats", get(stats))
         .with_state(state)
 }
@@ -66,9 +69,23 @@ async fn stats(State(state): State<Arc<MockState>>) -> Json<super::MockStatsSnap
     Json(state.stats.snapshot())
 }
 
-fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = json!({"type": "error", "error": {"type": kind, "message": message}});
-    (status, Json(body)).into_response()
+/// Which provider's API a request came through.
+#[derive(Clone, Copy)]
+enum Flavor {
+    Anthropic,
+    OpenAi,
+}
+
+impl Flavor {
+    fn error(self, status: StatusCode, kind: &str, message: &str) -> Response {
+        let body = match self {
+            Self::Anthropic => {
+                json!({"type": "error", "error": {"type": kind, "message": message}})
+            }
+            Self::OpenAi => json!({"error": {"message": message, "type": kind, "code": null}}),
+        };
+        (status, Json(body)).into_response()
+    }
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -82,19 +99,40 @@ fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|key| !key.trim().is_empty())
 }
 
-async fn messages(
+async fn anthropic_messages(
     State(state): State<Arc<MockState>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    counted(&state, Flavor::Anthropic, &headers, &body).await
+}
+
+async fn openai_chat_completions(
+    State(state): State<Arc<MockState>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    counted(&state, Flavor::OpenAi, &headers, &body).await
+}
+
+async fn counted(state: &MockState, flavor: Flavor, headers: &HeaderMap, body: &[u8]) -> Response {
     let (number, _in_flight) = state.stats.begin();
-    let response = answer(&state, number, &headers, &body).await;
+    let response = answer(state, flavor, number, headers, body).await;
     state.stats.record_status(response.status().as_u16());
     response
 }
 
-async fn answer(state: &MockState, number: u64, headers: &HeaderMap, body: &[u8]) -> Response {
+async fn answer(
+    state: &MockState,
+    flavor: Flavor,
+    number: u64,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let api_error = |status, kind: &str, message: &str| flavor.error(status, kind, message);
     match (presented_key(headers), &state.settings.api_key) {
+        // OpenAI-compatible servers often run without keys; Anthropic always wants one.
+        (None, None) if matches!(flavor, Flavor::OpenAi) => {}
         (None, _) => {
             return api_error(
                 StatusCode::UNAUTHORIZED,
@@ -121,7 +159,7 @@ async fn answer(state: &MockState, number: u64, headers: &HeaderMap, body: &[u8]
             );
         }
     };
-    let parsed = match ParsedRequest::from_json(&request) {
+    let parsed = match ParsedRequest::from_json(&request, flavor) {
         Ok(parsed) => parsed,
         Err(message) => {
             return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
@@ -203,7 +241,7 @@ async fn answer(state: &MockState, number: u64, headers: &HeaderMap, body: &[u8]
             "{\"id\":\"msg_mock\",\"type\":\"message\",\"content\":[{",
         )
             .into_response(),
-        None => success(state, number, &parsed),
+        None => success(state, flavor, number, &parsed),
     };
     response.headers_mut().extend(rate_headers);
     response
@@ -219,15 +257,22 @@ struct ParsedRequest {
 }
 
 impl ParsedRequest {
-    fn from_json(request: &Value) -> Result<Self, String> {
+    fn from_json(request: &Value, flavor: Flavor) -> Result<Self, String> {
         let model = request["model"]
             .as_str()
             .ok_or("model: field required")?
             .to_string();
-        let max_tokens = request["max_tokens"]
-            .as_u64()
-            .filter(|n| *n > 0)
-            .ok_or("max_tokens: a positive integer is required")?;
+        let max_tokens = match flavor {
+            Flavor::Anthropic => request["max_tokens"]
+                .as_u64()
+                .filter(|n| *n > 0)
+                .ok_or("max_tokens: a positive integer is required")?,
+            // Optional for chat completions; a generous default like the real servers.
+            Flavor::OpenAi => request["max_tokens"]
+                .as_u64()
+                .or(request["max_completion_tokens"].as_u64())
+                .unwrap_or(4096),
+        };
         let messages = request["messages"]
             .as_array()
             .filter(|m| !m.is_empty())
@@ -246,14 +291,18 @@ impl ParsedRequest {
             Value::Null => String::new(),
             other => message_text(other),
         };
-        let stop_sequences = request["stop_sequences"]
-            .as_array()
-            .map(|seqs| {
-                seqs.iter()
-                    .filter_map(|s| s.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let stop_field = match flavor {
+            Flavor::Anthropic => &request["stop_sequences"],
+            Flavor::OpenAi => &request["stop"],
+        };
+        let stop_sequences = match stop_field {
+            Value::String(one) => vec![one.clone()],
+            Value::Array(many) => many
+                .iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(Self {
             model,
             max_tokens,
@@ -277,9 +326,17 @@ fn message_text(content: &Value) -> String {
     }
 }
 
-fn success(state: &MockState, number: u64, request: &ParsedRequest) -> Response {
+/// Why the mock stopped, before it is spelled the way each API spells it.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    EndTurn,
+    MaxTokens,
+    Sequence,
+}
+
+fn success(state: &MockState, flavor: Flavor, number: u64, request: &ParsedRequest) -> Response {
     let mut text = mock_reply(&request.prompt);
-    let mut stop_reason = "end_turn";
+    let mut stop = Stop::EndTurn;
     let mut stop_sequence = Value::Null;
     if let Some((at, sequence)) = request
         .stop_sequences
@@ -288,26 +345,48 @@ fn success(state: &MockState, number: u64, request: &ParsedRequest) -> Response 
         .min_by_key(|(at, _)| *at)
     {
         text.truncate(at);
-        stop_reason = "stop_sequence";
+        stop = Stop::Sequence;
         stop_sequence = Value::String(sequence.clone());
     }
     if estimate_tokens(&text) > request.max_tokens {
         text = text.chars().take(request.max_tokens as usize * 4).collect();
-        stop_reason = "max_tokens";
+        stop = Stop::MaxTokens;
         stop_sequence = Value::Null;
     }
     let input_tokens = estimate_tokens(&request.input_text);
     let output_tokens = estimate_tokens(&text).min(request.max_tokens);
     state.stats.record_tokens(input_tokens, output_tokens);
-    let body = json!({
-        "id": format!("msg_mock_{number:08}"),
-        "type": "message",
-        "role": "assistant",
-        "model": request.model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
-        "stop_sequence": stop_sequence,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    });
+    let body = match flavor {
+        Flavor::Anthropic => json!({
+            "id": format!("msg_mock_{number:08}"),
+            "type": "message",
+            "role": "assistant",
+            "model": request.model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": match stop {
+                Stop::EndTurn => "end_turn",
+                Stop::MaxTokens => "max_tokens",
+                Stop::Sequence => "stop_sequence",
+            },
+            "stop_sequence": stop_sequence,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        }),
+        Flavor::OpenAi => json!({
+            "id": format!("chatcmpl-mock-{number:08}"),
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": if stop == Stop::MaxTokens { "length" } else { "stop" },
+            }],
+            "usage": {
+                "prompt_tokens": input_tokens,
+                "completion_tokens": output_tokens,
+                "total_tokens": input_tokens + output_tokens,
+            },
+        }),
+    };
     (StatusCode::OK, Json(body)).into_response()
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::progress::JobCounters;
-use crate::durable::write_atomically;
+use crate::files::{sibling, write_atomically};
 
 const FORMAT_VERSION: u32 = 1;
 
@@ -67,9 +67,7 @@ impl Checkpoint {
 
     /// Where the checkpoint of a report lives.
     pub fn path_for(report: &Path) -> PathBuf {
-        let mut name = report.as_os_str().to_owned();
-        name.push(".checkpoint");
-        PathBuf::from(name)
+        sibling(report, ".checkpoint")
     }
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use rmcp::model::{ClientNotification, CustomNotification, RequestMetaObject};
+use rmcp::service::ServiceError;
 
 use super::supervisor::{CallResult, ConnectionTag, SupervisorMessage};
 use crate::client::{
@@ -17,6 +18,8 @@ use crate::protocol::{
     read_meta,
 };
 
+/// How long opening a session (connection and MCP handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long closing a session may take when the connection stops.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -61,7 +64,15 @@ impl Actor for ConnectionActor {
         _myself: ActorRef<Self::Msg>,
         args: Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let session = connect(&args.target, args.handler).await?;
+        let session = tokio::time::timeout(CONNECT_TIMEOUT, connect(&args.target, args.handler))
+            .await
+            .map_err(|_| {
+                format!(
+                    "no MCP handshake with {} within {} s",
+                    args.target,
+                    CONNECT_TIMEOUT.as_secs()
+                )
+            })??;
         Ok(ConnectionState {
             tag: args.tag,
             session: Arc::new(session),
@@ -92,6 +103,12 @@ impl Actor for ConnectionActor {
                     let call = process_log_entry_with_meta(&session, &text, meta);
                     let result = match tokio::time::timeout(timeout, call).await {
                         Ok(Ok(result)) => classify(result),
+                        // The server answered, with a protocol error: the session is fine.
+                        Ok(Err(ServiceError::McpError(error))) => CallResult::Failed {
+                            kind: "mcp_error".into(),
+                            message: format!("the MCP server refused the call: {}", error.message),
+                            llm_attempts: None,
+                        },
                         Ok(Err(error)) => CallResult::Lost(error.to_string()),
                         Err(_) => CallResult::Lost(format!(
                             "no answer to the tool call within {} s",

@@ -24,13 +24,32 @@ pub struct FailuresWriter {
     csv: csv::Writer<File>,
     /// The same file, for syncing and measuring it.
     file: File,
-    rows: u64,
 }
 
 impl FailuresWriter {
-    /// Opens `path`, keeping its first `keep_len` bytes (0 starts a new file). A new or emptied
-    /// file gets the header row.
-    pub fn open(path: &Path, keep_len: u64) -> anyhow::Result<Self> {
+    /// Opens `path` to continue after its first `keep_len` bytes (a checkpoint's cut), or to
+    /// start afresh when `keep_len` is 0. A fresh start refuses to throw away failures an
+    /// earlier job listed, unless `overwrite` says they are already taken care of.
+    pub fn open(path: &Path, keep_len: u64, overwrite: bool) -> anyhow::Result<Self> {
+        let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if keep_len > 0 {
+            anyhow::ensure!(
+                existing >= keep_len,
+                "failures file '{}' holds {existing} bytes but the checkpoint expects at least \
+                 {keep_len}: it was changed since, so the job cannot be resumed safely",
+                path.display()
+            );
+        } else if !overwrite
+            && existing > 0
+            && read_failures(path).is_ok_and(|rows| !rows.is_empty())
+        {
+            anyhow::bail!(
+                "failures file '{}' still lists entries an earlier job could not archive: retry \
+                 them (log-archiver retry '{}'), move the file away, or choose another with --failures",
+                path.display(),
+                path.display()
+            );
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)
@@ -50,7 +69,6 @@ impl FailuresWriter {
             path: path.to_path_buf(),
             csv,
             file: handle,
-            rows: 0,
         })
     }
 
@@ -64,13 +82,7 @@ impl FailuresWriter {
                     self.path.display()
                 )
             })?;
-        self.rows += 1;
         Ok(())
-    }
-
-    /// Rows appended by this writer.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// The file's length with everything appended so far, made durable.
@@ -78,10 +90,6 @@ impl FailuresWriter {
         self.csv.flush()?;
         self.file.sync_data()?;
         Ok(self.file.metadata()?.len())
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
@@ -123,15 +131,27 @@ mod tests {
     fn rows_round_trip_and_a_cut_keeps_a_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.csv");
-        let mut writer = FailuresWriter::open(&path, 0).unwrap();
+        let mut writer = FailuresWriter::open(&path, 0, false).unwrap();
         writer.append(&row(3)).unwrap();
         let cut = writer.durable_len().unwrap();
         writer.append(&row(9)).unwrap();
         drop(writer);
         assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(9)]);
-        let mut resumed = FailuresWriter::open(&path, cut).unwrap();
+        let mut resumed = FailuresWriter::open(&path, cut, false).unwrap();
         resumed.append(&row(12)).unwrap();
         drop(resumed);
         assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(12)]);
+        let refused = FailuresWriter::open(&path, 0, false).err().unwrap();
+        assert!(
+            refused.to_string().contains("still lists entries"),
+            "{refused}"
+        );
+        let too_long = FailuresWriter::open(&path, 1_000_000, false).err().unwrap();
+        assert!(
+            too_long.to_string().contains("cannot be resumed"),
+            "{too_long}"
+        );
+        FailuresWriter::open(&path, 0, true).unwrap();
+        assert_eq!(read_failures(&path).unwrap(), vec![]);
     }
 }

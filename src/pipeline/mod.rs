@@ -26,8 +26,11 @@ use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{SamplerPool, SamplingHandler, ServerTarget};
-use crate::llm::{Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RetryPolicy};
-use crate::report::{OrderLimits, ReportWriter};
+use crate::llm::{
+    ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RequestRate,
+    RetryPolicy,
+};
+use crate::report::{OrderPolicy, ReportWriter};
 use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
 
 /// Where a job's entries come from.
@@ -68,6 +71,8 @@ pub struct JobOutcome {
     pub result: JobResult,
     /// Failures of this run and of the runs it resumed.
     pub failures_written: bool,
+    /// How requests were paced, for the summary.
+    pub rate_limit: Option<String>,
 }
 
 /// Runs one bulk job to its end; `interrupt` resolves on Ctrl-C / SIGTERM (twice to stop at once).
@@ -86,7 +91,9 @@ pub async fn run_job(
         ),
         None => (1, JobCounters::default(), 0),
     };
-    let failures = FailuresWriter::open(&settings.failures, failures_len)?;
+    // A retry collects what still fails in a file of its own, replaced at every fresh start.
+    let is_retry = matches!(settings.input, JobInput::Failures(_));
+    let failures = FailuresWriter::open(&settings.failures, failures_len, is_retry)?;
     let input = open_input(&settings.input, settings.max_line_bytes)?;
 
     let mut embedded = None;
@@ -101,28 +108,24 @@ pub async fn run_job(
             target
         }
     };
+    let embedded_writer = embedded.as_ref().map(|server| server.writer.clone());
     let checkpoint = match (&embedded, identity) {
-        (Some(server), Some(input)) => Some(CheckpointPlan {
-            path: checkpoint_path,
+        (Some(_), Some(input)) => Some(CheckpointPlan {
+            path: checkpoint_path.clone(),
             input,
-            writer: server.writer.clone(),
         }),
         _ => None,
     };
 
     let llm_stats = Arc::new(LlmStats::default());
-    let managed = ManagedBackend::new(
+    let managed = Arc::new(ManagedBackend::new(
         settings.llm.backend.clone(),
         Limiters::new(settings.llm.limits),
         settings.llm.retry,
         llm_stats.clone(),
-    );
-    let concurrency = calls_in_flight(
-        settings.concurrency,
-        &settings.llm.limits,
-        settings.tool.sampling_timeout,
-    );
-    let samplers = Arc::new(SamplerPool::start(concurrency, Arc::new(managed)).await?);
+    ));
+    let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
+    let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
     let handler = SamplingHandler::new(samplers.clone());
 
     let total_lines = match &settings.input {
@@ -142,6 +145,7 @@ pub async fn run_job(
         start_line,
         counters,
         failures,
+        embedded_writer,
         checkpoint,
         progress: ProgressDisplay::new(settings.progress, total_lines),
         llm_stats,
@@ -166,21 +170,28 @@ pub async fn run_job(
     let result = result.map_err(|_| anyhow::anyhow!("the job supervisor stopped unexpectedly"))?;
     Ok(JobOutcome {
         failures_written: result.counters.failed > 0,
+        rate_limit: managed.describe_rate_limit(),
         result,
     })
 }
 
-/// At most this many calls may wait on the rate limit at once, so none waits past the sampling
-/// timeout: half the timeout's worth of requests.
-fn calls_in_flight(concurrency: usize, limits: &RateLimits, sampling_timeout: Duration) -> usize {
-    let concurrency = concurrency.max(1);
-    match limits.requests_per_minute {
-        Some(rpm) => {
-            let affordable = f64::from(rpm.get()) * sampling_timeout.as_secs_f64() / 120.0;
-            concurrency.min((affordable as usize).max(1))
-        }
-        None => concurrency,
-    }
+/// At most this many calls may wait on the rate limits at once, so none waits past the sampling
+/// timeout: half the timeout's worth of requests (and of output tokens, at `max_tokens` each).
+fn calls_in_flight(concurrency: usize, limits: &RateLimits, tool: &ToolSettings) -> usize {
+    let half_timeout_minutes = tool.sampling_timeout.as_secs_f64() / 120.0;
+    let requests_per_minute = match limits.requests {
+        RequestRate::Unlimited => None,
+        RequestRate::Fixed(rpm) => Some(f64::from(rpm.get())),
+        RequestRate::Adaptive => Some(f64::from(ADAPTIVE_START_RPM)),
+    };
+    let output_requests_per_minute = limits
+        .output_tokens_per_minute
+        .map(|tpm| f64::from(tpm.get()) / f64::from(tool.max_tokens.max(1)));
+    [requests_per_minute, output_requests_per_minute]
+        .into_iter()
+        .flatten()
+        .map(|per_minute| ((per_minute * half_timeout_minutes) as usize).max(1))
+        .fold(concurrency.max(1), usize::min)
 }
 
 fn new_job_id() -> String {
@@ -280,8 +291,7 @@ struct EmbeddedServer {
 
 impl EmbeddedServer {
     async fn start(report: &Path, tool: ToolSettings) -> anyhow::Result<Self> {
-        let limits = OrderLimits::for_sampling_timeout(tool.sampling_timeout);
-        let (writer, writer_done) = ReportWriter::start(report, limits).await?;
+        let (writer, writer_done) = ReportWriter::start(report, OrderPolicy::job_owned()).await?;
         let http_settings = HttpServerSettings {
             sampling_timeout: tool.sampling_timeout,
             extra_allowed_hosts: Vec::new(),

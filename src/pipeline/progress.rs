@@ -340,6 +340,10 @@ pub struct JobSummary {
     pub report: String,
     /// Path of the failed entries file, if one was written.
     pub failures_file: Option<String>,
+    /// How requests were paced, when a limit applied (e.g. what adaptive limiting settled on).
+    pub rate_limit: Option<String>,
+    /// Estimated cost in US dollars, when the model's prices are known.
+    pub estimated_cost_usd: Option<f64>,
 }
 
 fn as_secs<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -370,7 +374,19 @@ impl JobSummary {
             latency_p99: latency.percentile(99.0),
             report,
             failures_file,
+            rate_limit: None,
+            estimated_cost_usd: None,
         }
+    }
+
+    pub fn with_rate_limit(mut self, rate_limit: Option<String>) -> Self {
+        self.rate_limit = rate_limit;
+        self
+    }
+
+    pub fn with_cost(mut self, estimated_cost_usd: Option<f64>) -> Self {
+        self.estimated_cost_usd = estimated_cost_usd;
+        self
     }
 
     /// Entries dealt with (archived + failed) per second; 0 when no time elapsed.
@@ -430,6 +446,12 @@ impl fmt::Display for JobSummary {
             thousands(c.input_tokens),
             thousands(c.output_tokens)
         )?;
+        if let Some(cost) = self.estimated_cost_usd {
+            writeln!(f, "  {:<16} ${cost:.4} (estimated)", "cost")?;
+        }
+        if let Some(rate_limit) = &self.rate_limit {
+            writeln!(f, "  {:<16} {rate_limit}", "rate limit")?;
+        }
         writeln!(
             f,
             "  {:<16} {}   ({} entries/s)",
@@ -850,10 +872,12 @@ Summary
             [
                 "counters",
                 "elapsed_secs",
+                "estimated_cost_usd",
                 "failures_file",
                 "latency_p50_ms",
                 "latency_p95_ms",
                 "latency_p99_ms",
+                "rate_limit",
                 "report"
             ]
         );

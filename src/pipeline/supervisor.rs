@@ -21,7 +21,7 @@ use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
 use crate::llm::LlmStats;
-use crate::report::ReportWriter;
+use crate::report::{ReportWriter, Resolution};
 
 /// How often progress is shown and the checkpoint written.
 const TICK: Duration = Duration::from_secs(1);
@@ -52,18 +52,18 @@ pub struct JobPlan {
     /// Counters carried over from an earlier run.
     pub counters: JobCounters,
     pub failures: FailuresWriter,
-    /// Checkpoints, when the job owns the report (embedded server).
+    /// The writer of the server running in this process, when there is one.
+    pub embedded_writer: Option<ReportWriter>,
+    /// Checkpoints, when the job owns the report (the server runs in this process) and reads a file.
     pub checkpoint: Option<CheckpointPlan>,
     pub progress: ProgressDisplay,
     pub llm_stats: Arc<LlmStats>,
 }
 
-/// Where and how a job writes checkpoints.
+/// Where a job writes checkpoints, and what input they belong to.
 pub struct CheckpointPlan {
     pub path: PathBuf,
     pub input: InputIdentity,
-    /// The report writer of the in-process server.
-    pub writer: ReportWriter,
 }
 
 /// How a job ended.
@@ -98,6 +98,12 @@ pub enum SupervisorMessage {
         result: CallResult,
     },
     Reconnect(usize),
+    /// A connection attempt finished.
+    Connected {
+        index: usize,
+        generation: u64,
+        result: Result<ActorRef<ConnectionMessage>, String>,
+    },
     Tick,
     /// Ctrl-C or SIGTERM: stop reading; a second one stops waiting.
     Interrupt,
@@ -150,13 +156,17 @@ struct Held {
 #[derive(Default)]
 struct ConnectionSlot {
     actor: Option<ActorRef<ConnectionMessage>>,
+    /// Counts connection attempts; outcomes and attempts carry it to tell stale ones apart.
     generation: u64,
+    connecting: bool,
     in_flight: usize,
     connect_failures: u32,
 }
 
 pub struct SupervisorState {
+    myself: ActorRef<SupervisorMessage>,
     plan: PlanParts,
+    failures_broken: bool,
     started: Instant,
     feeder: Option<JoinHandle<()>>,
     input_ended: bool,
@@ -183,6 +193,7 @@ struct PlanParts {
     call_timeout: Duration,
     max_sends: u32,
     failures: FailuresWriter,
+    embedded_writer: Option<ReportWriter>,
     checkpoint: Option<CheckpointPlan>,
     progress: ProgressDisplay,
     llm_stats: Arc<LlmStats>,
@@ -219,6 +230,8 @@ impl Actor for Supervisor {
         settled.input_tokens = 0;
         settled.output_tokens = 0;
         Ok(SupervisorState {
+            myself: myself.clone(),
+            failures_broken: false,
             plan: PlanParts {
                 job: plan.job,
                 target: plan.target,
@@ -227,6 +240,7 @@ impl Actor for Supervisor {
                 call_timeout: plan.call_timeout,
                 max_sends: plan.max_sends.max(1),
                 failures: plan.failures,
+                embedded_writer: plan.embedded_writer,
                 checkpoint: plan.checkpoint,
                 progress: plan.progress,
                 llm_stats: plan.llm_stats,
@@ -254,11 +268,11 @@ impl Actor for Supervisor {
 
     async fn post_start(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         for index in 0..state.connections.len() {
-            state.connect(&myself, index).await;
+            state.connect(index);
         }
         Ok(())
     }
@@ -270,6 +284,13 @@ impl Actor for Supervisor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if state.done.is_none() {
+            // The job is over: a connection that comes up late is closed again.
+            if let SupervisorMessage::Connected {
+                result: Ok(actor), ..
+            } = message
+            {
+                actor.stop(None);
+            }
             return Ok(());
         }
         match message {
@@ -281,11 +302,12 @@ impl Actor for Supervisor {
                 connection,
                 result,
             } => state.record_outcome(seq, connection, result).await,
-            SupervisorMessage::Reconnect(index) => {
-                if state.stopping.is_none() || state.in_flight > 0 {
-                    state.connect(&myself, index).await;
-                }
-            }
+            SupervisorMessage::Reconnect(index) => state.connect(index),
+            SupervisorMessage::Connected {
+                index,
+                generation,
+                result,
+            } => state.connected(index, generation, result),
             SupervisorMessage::Tick => {
                 state.show_progress();
                 if let Err(error) = state.save_checkpoint().await {
@@ -319,7 +341,7 @@ impl Actor for Supervisor {
 
     async fn handle_supervisor_evt(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         event: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -342,8 +364,8 @@ impl Actor for Supervisor {
             connection = index,
             "connection stopped; re-sending its entries and reconnecting"
         );
-        state.connection_lost(index);
-        let _ = myself.send_message(SupervisorMessage::Reconnect(index));
+        state.connection_lost(index, "the connection stopped").await;
+        state.schedule_reconnect(index, Duration::ZERO);
         state.send_waiting();
         Ok(())
     }
@@ -464,22 +486,29 @@ impl SupervisorState {
             .map(|(index, _)| index)
     }
 
-    async fn record_outcome(&mut self, seq: u64, connection: ConnectionTag, result: CallResult) {
-        let max_sends = self.plan.max_sends;
+    async fn record_outcome(&mut self, seq: u64, from: ConnectionTag, result: CallResult) {
         let Some(slot) = self.entry_mut(seq) else {
-            return;
+            return; // already settled
         };
-        if slot.settled.is_some() || slot.connection != Some(connection) {
-            return; // an answer from a connection the entry was already taken from
+        let current = slot.connection;
+        if let CallResult::Lost(reason) = result {
+            // Only the current send counts; a lost earlier send was already replaced.
+            if current == Some(from) {
+                tracing::debug!(seq, %reason, "a call was lost; reconnecting");
+                self.connection_lost(from.index, &reason).await;
+                self.schedule_reconnect(from.index, Duration::ZERO);
+            }
+            return;
         }
+        // A definitive answer counts whichever send it answers.
         slot.connection = None;
         let line = slot.entry.line_number;
         let raw = slot.entry.text.clone();
         let sends = slot.sends;
         let first_sent = slot.first_sent;
-        self.in_flight -= 1;
-        let connection = &mut self.connections[connection.index];
-        connection.in_flight = connection.in_flight.saturating_sub(1);
+        if let Some(tag) = current {
+            self.release_call(tag);
+        }
         let settled = match result {
             CallResult::Archived => Settled::Archived,
             CallResult::Failed {
@@ -493,30 +522,22 @@ impl SupervisorState {
                          that does not work"
                     )));
                 }
-                Settled::Failed(FailureRow {
+                self.give_up(
+                    seq,
                     line,
                     raw,
-                    error_kind: kind,
-                    error_message: message,
-                    attempts: llm_attempts.unwrap_or(1).max(sends),
-                })
+                    kind,
+                    message,
+                    llm_attempts.unwrap_or(1).max(sends),
+                )
+                .await
             }
-            CallResult::Lost(reason) if sends < max_sends => {
-                tracing::debug!(seq, %reason, "re-sending an entry whose call was lost");
-                self.waiting.push_front(seq);
-                return;
-            }
-            CallResult::Lost(reason) => {
-                self.give_up(seq).await;
-                Settled::Failed(FailureRow {
-                    line,
-                    raw,
-                    error_kind: "transport".into(),
-                    error_message: format!("the call to the MCP server was lost: {reason}"),
-                    attempts: sends,
-                })
-            }
+            CallResult::Lost(_) => unreachable!("handled above"),
         };
+        self.settle_entry(seq, settled, first_sent);
+    }
+
+    fn settle_entry(&mut self, seq: u64, settled: Settled, first_sent: Option<Instant>) {
         if let Some(first_sent) = first_sent {
             self.latency.record(first_sent.elapsed());
         }
@@ -526,19 +547,50 @@ impl SupervisorState {
         self.line_of_seq.remove(&seq);
     }
 
-    /// Tells the server's writer not to wait for entry `seq`.
-    async fn give_up(&mut self, seq: u64) {
-        if let Some(checkpoint) = &self.plan.checkpoint {
-            if let Err(error) = checkpoint.writer.resolve(&self.plan.job, seq, None).await {
-                tracing::error!(%error, "cannot release an abandoned entry");
+    /// Frees the call slot an entry's current send held.
+    fn release_call(&mut self, tag: ConnectionTag) {
+        self.in_flight -= 1;
+        let connection = &mut self.connections[tag.index];
+        if connection.generation == tag.generation {
+            connection.in_flight = connection.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Gives up on entry `seq` and releases its number on the server. With the server in this
+    /// process the writer says whether a record got there first (an earlier send that was
+    /// thought lost); then the entry is archived after all.
+    async fn give_up(
+        &mut self,
+        seq: u64,
+        line: u64,
+        raw: String,
+        error_kind: String,
+        error_message: String,
+        attempts: u32,
+    ) -> Settled {
+        if let Some(writer) = &self.plan.embedded_writer {
+            match writer.resolve(&self.plan.job, seq, None).await {
+                Ok(Resolution::AlreadyWritten) => return Settled::Archived,
+                Ok(_) => {}
+                Err(error) => self.stop(JobStatus::Aborted(format!("{error}"))),
             }
         } else if let Some(actor) = self.connections.iter().find_map(|slot| slot.actor.as_ref()) {
             let _ = actor.send_message(ConnectionMessage::Skip { seq });
         }
+        Settled::Failed(FailureRow {
+            line,
+            raw,
+            error_kind,
+            error_message,
+            attempts,
+        })
     }
 
     /// Settles the held lines at the front of the window, in input order.
     fn settle(&mut self) {
+        if self.failures_broken {
+            return;
+        }
         while let Some(entry) = self.held.first_entry() {
             let settled = match &entry.get().slot {
                 Slot::Blank => None,
@@ -554,12 +606,14 @@ impl SupervisorState {
                     self.settled.archived += 1;
                 }
                 Some(Settled::Failed(row)) => {
-                    self.settled.read += 1;
-                    self.settled.failed += 1;
                     if let Err(error) = self.plan.failures.append(row) {
+                        // The entry stays unsettled: the checkpoint keeps it for --resume.
+                        self.failures_broken = true;
                         self.stop(JobStatus::Aborted(format!("{error:#}")));
                         return;
                     }
+                    self.settled.read += 1;
+                    self.settled.failed += 1;
                 }
             }
             entry.remove();
@@ -596,11 +650,11 @@ impl SupervisorState {
     }
 
     async fn save_checkpoint(&mut self) -> anyhow::Result<()> {
-        let Some(plan) = &self.plan.checkpoint else {
+        let (Some(plan), Some(writer)) = (&self.plan.checkpoint, &self.plan.embedded_writer) else {
             return Ok(());
         };
         let (next_line, seq) = self.cut();
-        let report_len = plan.writer.length_before(&self.plan.job, seq).await?;
+        let report_len = writer.length_before(&self.plan.job, seq).await?;
         let failures_len = self.plan.failures.durable_len()?;
         let checkpoint = Checkpoint::new(
             plan.input.clone(),
@@ -627,29 +681,64 @@ impl SupervisorState {
         nothing_left || stopped_and_idle
     }
 
-    async fn connect(&mut self, myself: &ActorRef<SupervisorMessage>, index: usize) {
-        if self.connections[index].actor.is_some() || self.done.is_none() {
+    /// Starts connecting slot `index` in the background; `Connected` reports the result.
+    fn connect(&mut self, index: usize) {
+        let slot = &mut self.connections[index];
+        if slot.actor.is_some() || slot.connecting || self.done.is_none() {
             return;
         }
-        let generation = self.connections[index].generation + 1;
-        self.connections[index].generation = generation;
+        if self.stopping.is_some() && self.in_flight == 0 {
+            return;
+        }
+        slot.connecting = true;
+        slot.generation += 1;
+        let generation = slot.generation;
         let args = ConnectionArgs {
             tag: ConnectionTag { index, generation },
             target: self.plan.target.clone(),
             handler: self.plan.handler.clone(),
-            supervisor: myself.clone(),
+            supervisor: self.myself.clone(),
             job: self.plan.job.clone(),
             call_timeout: self.plan.call_timeout,
         };
-        let name = format!("log-archiver-{}-connection-{index}", self.plan.job);
-        match Actor::spawn_linked(Some(name), ConnectionActor, args, myself.get_cell()).await {
-            Ok((actor, _)) => {
-                let slot = &mut self.connections[index];
+        let name = format!(
+            "log-archiver-{}-connection-{index}-{generation}",
+            self.plan.job
+        );
+        let myself = self.myself.clone();
+        tokio::spawn(async move {
+            let result = Actor::spawn_linked(Some(name), ConnectionActor, args, myself.get_cell())
+                .await
+                .map(|(actor, _)| actor)
+                .map_err(|error| root_message(&error));
+            let _ = myself.send_message(SupervisorMessage::Connected {
+                index,
+                generation,
+                result,
+            });
+        });
+    }
+
+    fn connected(
+        &mut self,
+        index: usize,
+        generation: u64,
+        result: Result<ActorRef<ConnectionMessage>, String>,
+    ) {
+        let slot = &mut self.connections[index];
+        if slot.generation != generation {
+            if let Ok(actor) = result {
+                actor.stop(None);
+            }
+            return;
+        }
+        slot.connecting = false;
+        match result {
+            Ok(actor) => {
                 slot.actor = Some(actor);
                 slot.connect_failures = 0;
             }
             Err(error) => {
-                let slot = &mut self.connections[index];
                 slot.connect_failures += 1;
                 let failures = slot.connect_failures;
                 let none_live = self.connections.iter().all(|slot| slot.actor.is_none());
@@ -659,57 +748,74 @@ impl SupervisorState {
                     .all(|slot| slot.connect_failures >= MAX_CONNECT_FAILURES);
                 if none_live && all_failing {
                     self.stop(JobStatus::Aborted(format!(
-                        "cannot connect to the MCP server {}: {}",
-                        self.plan.target,
-                        root_message(&error)
+                        "cannot connect to the MCP server {}: {error}",
+                        self.plan.target
                     )));
                     return;
                 }
                 let delay = Duration::from_millis(250 * 2u64.pow(failures.min(5)));
-                tracing::warn!(
-                    connection = index,
-                    ?delay,
-                    "cannot connect: {}",
-                    root_message(&error)
-                );
-                myself.send_after(delay, move || SupervisorMessage::Reconnect(index));
+                tracing::warn!(connection = index, ?delay, "cannot connect: {error}");
+                self.schedule_reconnect(index, delay);
             }
         }
     }
 
-    fn connection_lost(&mut self, index: usize) {
-        self.connections[index].actor = None;
-        self.connections[index].in_flight = 0;
+    fn schedule_reconnect(&self, index: usize, delay: Duration) {
+        if self.done.is_some() {
+            self.myself
+                .send_after(delay, move || SupervisorMessage::Reconnect(index));
+        }
+    }
+
+    /// Forgets slot `index`'s connection and queues its entries to be sent again; an entry
+    /// already sent `max_sends` times fails instead.
+    async fn connection_lost(&mut self, index: usize, reason: &str) {
+        let slot = &mut self.connections[index];
+        if let Some(actor) = slot.actor.take() {
+            actor.stop(None);
+        }
+        slot.in_flight = 0;
+        let max_sends = self.plan.max_sends;
         let mut orphans = Vec::new();
+        let mut exhausted = Vec::new();
         for held in self.held.values_mut() {
-            if let Slot::Entry(slot) = &mut held.slot
-                && slot.settled.is_none()
-                && slot.connection.is_some_and(|tag| tag.index == index)
+            if let Slot::Entry(entry) = &mut held.slot
+                && entry.settled.is_none()
+                && entry.connection.is_some_and(|tag| tag.index == index)
             {
-                slot.connection = None;
-                orphans.push(slot.seq);
+                entry.connection = None;
+                if entry.sends >= max_sends {
+                    exhausted.push((
+                        entry.seq,
+                        entry.entry.line_number,
+                        entry.entry.text.clone(),
+                        entry.sends,
+                        entry.first_sent,
+                    ));
+                } else {
+                    orphans.push(entry.seq);
+                }
             }
         }
-        self.in_flight -= orphans.len();
+        self.in_flight -= orphans.len() + exhausted.len();
         for seq in orphans.into_iter().rev() {
             self.waiting.push_front(seq);
+        }
+        for (seq, line, raw, sends, first_sent) in exhausted {
+            let message = format!("the call to the MCP server was lost {sends} times: {reason}");
+            let settled = self
+                .give_up(seq, line, raw, "transport".into(), message, sends)
+                .await;
+            self.settle_entry(seq, settled, first_sent);
         }
     }
 
     async fn finish(&mut self, myself: &ActorRef<SupervisorMessage>) {
         self.settle();
         let status = self.stopping.clone().unwrap_or(JobStatus::Completed);
-        let checkpoint_outcome = match (&status, &self.plan.checkpoint) {
-            (JobStatus::Completed, Some(plan)) => match std::fs::remove_file(&plan.path) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(anyhow::anyhow!(
-                    "cannot remove checkpoint '{}': {error}",
-                    plan.path.display()
-                )),
-                _ => Ok(()),
-            },
-            _ => self.save_checkpoint().await,
-        };
-        let status = match (status, checkpoint_outcome) {
+        // Even a completed job keeps its checkpoint until the command has put its files in
+        // their final places (a retry replaces the failures file), then removes it.
+        let status = match (status, self.save_checkpoint().await) {
             (JobStatus::Completed, Err(error)) => JobStatus::Aborted(format!("{error:#}")),
             (status, _) => status,
         };

@@ -5,6 +5,6 @@ mod order;
 mod record;
 mod writer;
 
-pub use order::{JobId, OrderLimits, Resolution};
+pub use order::{OrderPolicy, Resolution};
 pub use record::{RECORD_SEPARATOR, format_record};
-pub use writer::{ReportWriter, ReportWriterError, WriterMessage};
+pub use writer::{ReportWriter, ReportWriterError};

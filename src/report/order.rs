@@ -1,43 +1,44 @@
 //! The reorder buffer: puts each job's records into input order, whatever order they complete
 //! in. A job numbers its entries 0, 1, 2, ...; each number is resolved once, with a record or as
-//! a skip (the entry failed). A gap that stays open too long, or a buffer that grows too large,
-//! is passed over so a vanished client never wedges the writer; a record that arrives for a
-//! passed-over number is still written (late), and a number resolved twice is written once.
+//! a skip (the client gave up on the entry). The first resolution of a number is final: a second
+//! record is not written again, and a record for a skipped number is refused, so an entry is
+//! never both in the report and in the client's failures. For clients that may vanish, a gap
+//! that stays open too long, or a buffer that grows too large, is passed over so the writer is
+//! never wedged; a record that arrives for a passed-over number is still written (late).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-/// Identifies one job's sequence of entries.
-pub type JobId = String;
-
-/// How the buffer bounds itself.
-#[derive(Debug, Clone, Copy)]
-pub struct OrderLimits {
-    /// How long a gap may block later records before it is passed over.
-    pub gap_timeout: Duration,
+/// When the buffer gives up waiting for a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderPolicy {
+    /// How long a gap may block later records before it is passed over; `None` waits for the
+    /// client to resolve every number (a job that owns the server resolves them all).
+    pub gap_timeout: Option<Duration>,
     /// How many records one job may hold waiting for a gap before the gap is passed over.
     pub max_pending: usize,
-    /// How long an idle job's bookkeeping is kept.
-    pub idle_job_ttl: Duration,
+    /// Write what still waits for a gap when the writer stops, rather than drop it.
+    pub flush_pending_on_stop: bool,
 }
 
-impl Default for OrderLimits {
-    fn default() -> Self {
+impl OrderPolicy {
+    /// For a server shared by clients that may vanish: a gap is waited for somewhat longer than
+    /// the slowest sampling call, and nothing that arrived is dropped at shutdown.
+    pub fn shared_server(sampling_timeout: Duration) -> Self {
         Self {
-            gap_timeout: Duration::from_secs(150),
+            gap_timeout: Some(sampling_timeout.saturating_add(Duration::from_secs(30))),
             max_pending: 10_000,
-            idle_job_ttl: Duration::from_secs(3600),
+            flush_pending_on_stop: true,
         }
     }
-}
 
-impl OrderLimits {
-    /// Limits for a server whose sampling calls may take up to `sampling_timeout`: a gap is
-    /// waited for somewhat longer than the slowest call.
-    pub fn for_sampling_timeout(sampling_timeout: Duration) -> Self {
+    /// For the server a job runs in-process: the job resolves every number itself, bounds what
+    /// is in flight, and resumes from its checkpoint, so gaps are always waited for.
+    pub fn job_owned() -> Self {
         Self {
-            gap_timeout: sampling_timeout + Duration::from_secs(30),
-            ..Self::default()
+            gap_timeout: None,
+            max_pending: usize::MAX,
+            flush_pending_on_stop: false,
         }
     }
 }
@@ -45,14 +46,22 @@ impl OrderLimits {
 /// What became of a resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
-    /// First resolution of this number: it will be (or was) written in order.
+    /// The first resolution of this number: its record is (or will be) written, or it is skipped.
     Accepted,
-    /// This number was already resolved: nothing more is written.
-    Duplicate,
+    /// A record for this number was already accepted: nothing more is written.
+    AlreadyWritten,
+    /// This number was already given up on: nothing is written for it.
+    AlreadySkipped,
+    /// The number is so far ahead of the job that accepting it could exhaust memory.
+    OutOfRange,
 }
 
 /// Most passed-over numbers remembered per job, for late arrivals.
-const MAX_PASSED_OVER: usize = 100_000;
+const MAX_PASSED_OVER: u64 = 100_000;
+/// How far ahead of the next expected number a number may be, when gaps can be passed over.
+const MAX_AHEAD: u64 = 1_000_000;
+/// How long an idle job's bookkeeping is kept.
+const IDLE_JOB_TTL: Duration = Duration::from_secs(3600);
 
 #[derive(Default)]
 struct JobOrder {
@@ -61,29 +70,32 @@ struct JobOrder {
     pending: BTreeMap<u64, Option<String>>,
     /// Numbers below `next_seq` that were passed over unresolved.
     passed_over: BTreeSet<u64>,
-    /// Report length just before each written record, for checkpoints.
+    /// Numbers below `next_seq` that were skipped (bounded like `passed_over`).
+    skipped: BTreeSet<u64>,
+    /// Report length just before each record written in order, for checkpoints.
     offsets: BTreeMap<u64, u64>,
+    /// When the job last moved forward or started waiting.
     last_progress: Option<Instant>,
 }
 
 /// Orders the records of every job writing to one report, and tracks the report's length.
 pub struct ReorderBuffer {
-    jobs: HashMap<JobId, JobOrder>,
-    limits: OrderLimits,
+    jobs: HashMap<String, JobOrder>,
+    policy: OrderPolicy,
     report_len: u64,
 }
 
 impl ReorderBuffer {
     /// A buffer for a report that already holds `report_len` bytes.
-    pub fn new(limits: OrderLimits, report_len: u64) -> Self {
+    pub fn new(policy: OrderPolicy, report_len: u64) -> Self {
         Self {
             jobs: HashMap::new(),
-            limits,
+            policy,
             report_len,
         }
     }
 
-    /// A record without ordering information: written at once. Returns the bytes to append.
+    /// A record without ordering information: written at once. Appends its bytes to `out`.
     pub fn append_unordered(&mut self, record: String, out: &mut Vec<u8>) {
         self.emit(record, out);
     }
@@ -98,29 +110,41 @@ impl ReorderBuffer {
         now: Instant,
         out: &mut Vec<u8>,
     ) -> Resolution {
+        let policy = self.policy;
         let order = self.jobs.entry(job.to_string()).or_default();
-        order.last_progress.get_or_insert(now);
         if seq < order.next_seq {
-            if !order.passed_over.remove(&seq) {
-                return Resolution::Duplicate;
+            if order.skipped.contains(&seq) {
+                return Resolution::AlreadySkipped;
             }
-            tracing::warn!(job, seq, "a late record is appended out of order");
-            if let Some(record) = record {
-                let offset = self.report_len;
-                self.emit(record, out);
-                self.jobs
-                    .get_mut(job)
-                    .expect("job exists")
-                    .offsets
-                    .insert(seq, offset);
+            if !order.passed_over.remove(&seq) {
+                return Resolution::AlreadyWritten;
+            }
+            match record {
+                Some(record) => {
+                    tracing::warn!(job, seq, "a late record is appended out of order");
+                    self.emit(record, out);
+                }
+                None => remember(
+                    &mut self.jobs.get_mut(job).expect("job exists").skipped,
+                    seq,
+                ),
             }
             return Resolution::Accepted;
         }
-        if order.pending.contains_key(&seq) {
-            return Resolution::Duplicate;
+        if let Some(earlier) = order.pending.get(&seq) {
+            return match earlier {
+                Some(_) => Resolution::AlreadyWritten,
+                None => Resolution::AlreadySkipped,
+            };
+        }
+        if policy.gap_timeout.is_some() && seq - order.next_seq > MAX_AHEAD {
+            return Resolution::OutOfRange;
+        }
+        if order.pending.is_empty() {
+            order.last_progress = Some(now);
         }
         order.pending.insert(seq, record);
-        let over_capacity = order.pending.len() > self.limits.max_pending;
+        let over_capacity = order.pending.len() > policy.max_pending;
         self.flush_job(job, now, out);
         if over_capacity {
             self.pass_over_gap(job, now, out);
@@ -129,18 +153,20 @@ impl ReorderBuffer {
     }
 
     /// Passes over gaps that have blocked their job longer than the gap timeout, and forgets
-    /// jobs idle longer than their time to live.
+    /// jobs idle for an hour.
     pub fn expire(&mut self, now: Instant, out: &mut Vec<u8>) {
-        let limits = self.limits;
-        let stuck: Vec<JobId> = self
+        let Some(gap_timeout) = self.policy.gap_timeout else {
+            return;
+        };
+        let waited_too_long = |order: &JobOrder| {
+            order
+                .last_progress
+                .is_some_and(|at| now.duration_since(at) >= gap_timeout)
+        };
+        let stuck: Vec<String> = self
             .jobs
             .iter()
-            .filter(|(_, order)| {
-                !order.pending.is_empty()
-                    && order
-                        .last_progress
-                        .is_some_and(|at| now.duration_since(at) >= limits.gap_timeout)
-            })
+            .filter(|(_, order)| !order.pending.is_empty() && waited_too_long(order))
             .map(|(job, _)| job.clone())
             .collect();
         for job in stuck {
@@ -151,13 +177,26 @@ impl ReorderBuffer {
             !order.pending.is_empty()
                 || order
                     .last_progress
-                    .is_none_or(|at| now.duration_since(at) < limits.idle_job_ttl)
+                    .is_none_or(|at| now.duration_since(at) < IDLE_JOB_TTL)
         });
     }
 
-    /// The report's length just before the first record of `job` numbered `seq` or later, i.e.
-    /// the length of the report holding exactly what this job resolved below `seq` (plus other
-    /// jobs' records). Forgets offsets below `seq`.
+    /// Writes whatever still waits for a gap, in order, when the policy says so.
+    pub fn flush_on_stop(&mut self, now: Instant, out: &mut Vec<u8>) {
+        if !self.policy.flush_pending_on_stop {
+            return;
+        }
+        let jobs: Vec<String> = self.jobs.keys().cloned().collect();
+        for job in jobs {
+            while !self.jobs[&job].pending.is_empty() {
+                self.pass_over_gap(&job, now, out);
+            }
+        }
+    }
+
+    /// The report's length holding exactly what `job` resolved below `seq` (plus other jobs'
+    /// records): its length just before the first record numbered `seq` or later was written.
+    /// Forgets offsets below `seq`.
     pub fn length_before(&mut self, job: &str, seq: u64) -> u64 {
         let Some(order) = self.jobs.get_mut(job) else {
             return self.report_len;
@@ -185,14 +224,12 @@ impl ReorderBuffer {
             };
             order.next_seq += 1;
             order.last_progress = Some(now);
-            if let Some(record) = record {
-                let offset = self.report_len;
-                self.jobs
-                    .get_mut(job)
-                    .expect("job exists")
-                    .offsets
-                    .insert(next, offset);
-                self.emit(record, out);
+            match record {
+                Some(record) => {
+                    order.offsets.insert(next, self.report_len);
+                    self.emit(record, out);
+                }
+                None => remember(&mut order.skipped, next),
             }
         }
     }
@@ -202,12 +239,22 @@ impl ReorderBuffer {
         let Some(&first_pending) = order.pending.keys().next() else {
             return;
         };
-        order.passed_over.extend(order.next_seq..first_pending);
-        while order.passed_over.len() > MAX_PASSED_OVER {
-            order.passed_over.pop_first();
+        let remembered_from = order
+            .next_seq
+            .max(first_pending.saturating_sub(MAX_PASSED_OVER));
+        for seq in remembered_from..first_pending {
+            remember(&mut order.passed_over, seq);
         }
         order.next_seq = first_pending;
         self.flush_job(job, now, out);
+    }
+}
+
+/// Adds `seq` to a bounded set of numbers, forgetting the oldest.
+fn remember(set: &mut BTreeSet<u64>, seq: u64) {
+    set.insert(seq);
+    while set.len() as u64 > MAX_PASSED_OVER {
+        set.pop_first();
     }
 }
 
@@ -219,9 +266,13 @@ mod tests {
         String::from_utf8(out.to_vec()).unwrap()
     }
 
+    fn shared() -> ReorderBuffer {
+        ReorderBuffer::new(OrderPolicy::shared_server(Duration::from_secs(10)), 0)
+    }
+
     #[test]
     fn any_completion_order_gives_input_order() {
-        let mut buffer = ReorderBuffer::new(OrderLimits::default(), 0);
+        let mut buffer = ReorderBuffer::new(OrderPolicy::job_owned(), 0);
         let now = Instant::now();
         let mut out = Vec::new();
         for seq in [3u64, 1, 4, 0, 2] {
@@ -232,8 +283,8 @@ mod tests {
     }
 
     #[test]
-    fn skips_do_not_block_and_duplicates_are_written_once() {
-        let mut buffer = ReorderBuffer::new(OrderLimits::default(), 0);
+    fn the_first_resolution_is_final() {
+        let mut buffer = shared();
         let now = Instant::now();
         let mut out = Vec::new();
         assert_eq!(
@@ -246,18 +297,30 @@ mod tests {
         );
         assert_eq!(
             buffer.resolve("j", 1, Some("b\n".into()), now, &mut out),
-            Resolution::Duplicate
+            Resolution::AlreadyWritten
+        );
+        assert_eq!(
+            buffer.resolve("j", 1, None, now, &mut out),
+            Resolution::AlreadyWritten
         );
         assert_eq!(
             buffer.resolve("j", 0, Some("a\n".into()), now, &mut out),
-            Resolution::Duplicate
+            Resolution::AlreadySkipped
+        );
+        assert_eq!(
+            buffer.resolve("j", 3, None, now, &mut out),
+            Resolution::Accepted
+        );
+        assert_eq!(
+            buffer.resolve("j", 3, Some("d\n".into()), now, &mut out),
+            Resolution::AlreadySkipped
         );
         assert_eq!(text(&out), "b\n");
     }
 
     #[test]
     fn jobs_are_ordered_independently() {
-        let mut buffer = ReorderBuffer::new(OrderLimits::default(), 0);
+        let mut buffer = shared();
         let now = Instant::now();
         let mut out = Vec::new();
         buffer.resolve("a", 1, Some("a1\n".into()), now, &mut out);
@@ -268,45 +331,82 @@ mod tests {
 
     #[test]
     fn a_stuck_gap_is_passed_over_and_a_late_record_still_lands_once() {
-        let limits = OrderLimits {
-            gap_timeout: Duration::from_secs(10),
-            ..OrderLimits::default()
-        };
-        let mut buffer = ReorderBuffer::new(limits, 0);
+        let mut buffer = shared();
         let start = Instant::now();
         let mut out = Vec::new();
         buffer.resolve("j", 1, Some("b\n".into()), start, &mut out);
         buffer.expire(start + Duration::from_secs(5), &mut out);
         assert_eq!(text(&out), "");
-        buffer.expire(start + Duration::from_secs(11), &mut out);
+        buffer.expire(start + Duration::from_secs(41), &mut out);
         assert_eq!(text(&out), "b\n");
         let late = buffer.resolve("j", 0, Some("a\n".into()), start, &mut out);
         assert_eq!(late, Resolution::Accepted);
         assert_eq!(
             buffer.resolve("j", 0, Some("a\n".into()), start, &mut out),
-            Resolution::Duplicate
+            Resolution::AlreadyWritten
         );
         assert_eq!(text(&out), "b\na\n");
     }
 
     #[test]
-    fn the_buffer_is_bounded() {
-        let limits = OrderLimits {
+    fn a_job_owned_buffer_waits_for_every_gap() {
+        let mut buffer = ReorderBuffer::new(OrderPolicy::job_owned(), 0);
+        let start = Instant::now();
+        let mut out = Vec::new();
+        buffer.resolve("j", 1, Some("b\n".into()), start, &mut out);
+        buffer.expire(start + Duration::from_secs(100_000), &mut out);
+        buffer.flush_on_stop(start, &mut out);
+        assert_eq!(text(&out), "");
+    }
+
+    #[test]
+    fn the_buffer_is_bounded_and_far_numbers_are_refused() {
+        let policy = OrderPolicy {
             max_pending: 3,
-            ..OrderLimits::default()
+            ..OrderPolicy::shared_server(Duration::from_secs(10))
         };
-        let mut buffer = ReorderBuffer::new(limits, 0);
+        let mut buffer = ReorderBuffer::new(policy, 0);
         let now = Instant::now();
         let mut out = Vec::new();
         for seq in 1..=4 {
             buffer.resolve("j", seq, Some(format!("{seq}\n")), now, &mut out);
         }
         assert_eq!(text(&out), "1\n2\n3\n4\n");
+        let far = buffer.resolve(
+            "j",
+            1_000_000_000_000_000_000,
+            Some("x\n".into()),
+            now,
+            &mut out,
+        );
+        assert_eq!(far, Resolution::OutOfRange);
+    }
+
+    #[test]
+    fn a_huge_gap_is_passed_over_in_bounded_memory() {
+        let mut buffer = shared();
+        let start = Instant::now();
+        let mut out = Vec::new();
+        buffer.resolve("j", MAX_AHEAD, Some("far\n".into()), start, &mut out);
+        buffer.expire(start + Duration::from_secs(60), &mut out);
+        assert_eq!(text(&out), "far\n");
+        assert!(buffer.jobs["j"].passed_over.len() as u64 <= MAX_PASSED_OVER);
+    }
+
+    #[test]
+    fn pending_records_are_written_at_stop_on_a_shared_server() {
+        let mut buffer = shared();
+        let now = Instant::now();
+        let mut out = Vec::new();
+        buffer.resolve("j", 2, Some("c\n".into()), now, &mut out);
+        buffer.resolve("j", 4, Some("e\n".into()), now, &mut out);
+        buffer.flush_on_stop(now, &mut out);
+        assert_eq!(text(&out), "c\ne\n");
     }
 
     #[test]
     fn length_before_cuts_exactly_between_records() {
-        let mut buffer = ReorderBuffer::new(OrderLimits::default(), 100);
+        let mut buffer = ReorderBuffer::new(OrderPolicy::job_owned(), 100);
         let now = Instant::now();
         let mut out = Vec::new();
         buffer.resolve("j", 0, Some("aa\n".into()), now, &mut out);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 
-use super::order::{OrderLimits, ReorderBuffer, Resolution};
+use super::order::{OrderPolicy, ReorderBuffer, Resolution};
 
 /// Why the report could not be opened or written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum ReportWriterError {
 }
 
 /// Messages the writer actor understands.
-pub enum WriterMessage {
+enum WriterMessage {
     /// Append one whole record at once (a call without ordering information).
     Append {
         record: String,
@@ -83,19 +83,19 @@ const EXPIRE_INTERVAL: Duration = Duration::from_secs(1);
 impl Actor for WriterActor {
     type Msg = WriterMessage;
     type State = WriterState;
-    type Arguments = (PathBuf, File, OrderLimits);
+    type Arguments = (PathBuf, File, OrderPolicy);
 
     async fn pre_start(
         &self,
         myself: ActorRef<Self::Msg>,
-        (path, file, limits): Self::Arguments,
+        (path, file, policy): Self::Arguments,
     ) -> Result<Self::State, ActorProcessingErr> {
         let report_len = file.metadata()?.len();
         myself.send_interval(EXPIRE_INTERVAL, || WriterMessage::Expire);
         Ok(WriterState {
             path,
             file,
-            order: ReorderBuffer::new(limits, report_len),
+            order: ReorderBuffer::new(policy, report_len),
             broken: None,
         })
     }
@@ -151,6 +151,9 @@ impl Actor for WriterActor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        let mut out = Vec::new();
+        state.order.flush_on_stop(Instant::now(), &mut out);
+        let _ = state.write(&out);
         state.file.flush()?;
         Ok(())
     }
@@ -168,7 +171,7 @@ impl ReportWriter {
     /// that cannot be written fails here, before any work is accepted.
     pub async fn start(
         path: &Path,
-        limits: OrderLimits,
+        policy: OrderPolicy,
     ) -> Result<(Self, JoinHandle<()>), ReportWriterError> {
         let file = OpenOptions::new()
             .create(true)
@@ -178,7 +181,7 @@ impl ReportWriter {
                 path: path.to_path_buf(),
                 reason: error.to_string(),
             })?;
-        let (actor, join) = Actor::spawn(None, WriterActor, (path.to_path_buf(), file, limits))
+        let (actor, join) = Actor::spawn(None, WriterActor, (path.to_path_buf(), file, policy))
             .await
             .map_err(|error| ReportWriterError::Open {
                 path: path.to_path_buf(),
@@ -237,9 +240,10 @@ impl ReportWriter {
         reply.map_err(|_| ReportWriterError::Stopped)?
     }
 
-    /// Stops the writer once every record already sent has been written.
+    /// Stops the writer once every request already sent has been handled; records still
+    /// waiting for a gap are written or dropped as the order policy says.
     pub fn stop(&self) {
-        self.actor.stop(None);
+        let _ = self.actor.drain();
     }
 }
 
@@ -252,7 +256,7 @@ mod tests {
     async fn resolved_records_land_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) = ReportWriter::start(&path, OrderLimits::default())
+        let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned())
             .await
             .unwrap();
         writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
@@ -261,7 +265,7 @@ mod tests {
         writer.resolve("job", 1, None).await.unwrap();
         assert_eq!(writer.length_before("job", 2).await.unwrap(), 2);
         let again = writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
-        assert_eq!(again, Resolution::Duplicate);
+        assert_eq!(again, Resolution::AlreadyWritten);
         writer.stop();
         join.await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
@@ -271,7 +275,7 @@ mod tests {
     async fn concurrent_appends_produce_whole_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) = ReportWriter::start(&path, OrderLimits::default())
+        let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned())
             .await
             .unwrap();
         let tasks: Vec<_> = (0..100)
@@ -309,7 +313,7 @@ mod tests {
     async fn unwritable_path_fails_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("report.txt");
-        let error = ReportWriter::start(&path, OrderLimits::default())
+        let error = ReportWriter::start(&path, OrderPolicy::job_owned())
             .await
             .err()
             .unwrap();

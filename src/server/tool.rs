@@ -23,7 +23,7 @@ use crate::protocol::{
     EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
     read_meta,
 };
-use crate::report::{ReportWriter, format_record};
+use crate::report::{ReportWriter, ReportWriterError, Resolution, format_record};
 
 /// The server's name in the MCP handshake.
 pub const SERVER_NAME: &str = "Log-Archiver";
@@ -94,34 +94,14 @@ impl LogArchiverServer {
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
         let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
+        // A failed entry of a job is settled by the job's client (it may still retry it), which
+        // then releases its number; the server only reports the failure.
         let outcome = match self.explain(&peer, &args.log_line).await {
             Ok(analysis) => {
-                let record = format_record(&args.log_line, &analysis);
-                match &order {
-                    Some(order) => self
-                        .writer
-                        .resolve(&order.job, order.seq, Some(record))
-                        .await
-                        .map(|_| ()),
-                    None => self.writer.append(record).await,
-                }
-                .map_err(|error| ToolFailure {
-                    message: format!("The explanation could not be archived: {error}"),
-                    detail: FailureDetail {
-                        kind: "report_write".into(),
-                        attempts: None,
-                    },
-                })
+                self.archive(order.as_ref(), format_record(&args.log_line, &analysis))
+                    .await
             }
-            Err(failure) => {
-                if let Some(order) = &order {
-                    // Later entries of the job must not wait for this one.
-                    if let Err(error) = self.writer.resolve(&order.job, order.seq, None).await {
-                        tracing::error!(%error, "cannot release a failed entry");
-                    }
-                }
-                Err(failure)
-            }
+            Err(failure) => Err(failure),
         };
         Ok(match outcome {
             Ok(()) => {
@@ -133,6 +113,43 @@ impl LogArchiverServer {
                 result
             }
         })
+    }
+}
+
+impl LogArchiverServer {
+    /// Hands a record to the writer: in the job's order when the call carries one.
+    async fn archive(&self, order: Option<&EntryOrder>, record: String) -> Result<(), ToolFailure> {
+        let write_failed = |error: ReportWriterError| {
+            ToolFailure::new(
+                "report_write",
+                None,
+                format!("The explanation could not be archived: {error}"),
+            )
+        };
+        let Some(order) = order else {
+            return self.writer.append(record).await.map_err(write_failed);
+        };
+        match self
+            .writer
+            .resolve(&order.job, order.seq, Some(record))
+            .await
+        {
+            Ok(Resolution::Accepted | Resolution::AlreadyWritten) => Ok(()),
+            Ok(Resolution::AlreadySkipped) => Err(ToolFailure::new(
+                "entry_released",
+                None,
+                "The job had already given up on this entry; nothing was archived.",
+            )),
+            Ok(Resolution::OutOfRange) => Err(ToolFailure::new(
+                "order_out_of_range",
+                None,
+                format!(
+                    "Entry number {} is too far ahead of the job's earlier entries; nothing was archived.",
+                    order.seq
+                ),
+            )),
+            Err(error) => Err(write_failed(error)),
+        }
     }
 }
 
