@@ -14,13 +14,20 @@ use crate::llm::{
 use crate::mock::{MockLlm, MockSettings};
 use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
 
-/// Parses a duration: plain seconds (`120`, `0.5`) or with a unit (`2m`, `500ms`).
+/// The longest duration any option takes.
+const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Parses a duration: plain seconds (`120`, `0.5`) or with a unit (`2m`, `500ms`), at most a week.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("'{text}' is not a valid number of seconds"));
+    let duration = match text.parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("'{text}' is not a valid number of seconds"))?,
+        Err(_) => humantime::parse_duration(text).map_err(|error| format!("'{text}': {error}"))?,
+    };
+    if duration > MAX_DURATION {
+        return Err(format!("'{text}' is longer than a week"));
     }
-    humantime::parse_duration(text).map_err(|error| format!("'{text}': {error}"))
+    Ok(duration)
 }
 
 /// How to reach Anthropic's Messages API.
@@ -213,5 +220,6 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("1e19").is_err());
     }
 }

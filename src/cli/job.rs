@@ -102,11 +102,13 @@ pub async fn run_with_interrupts(settings: JobSettings) -> anyhow::Result<JobOut
 }
 
 /// Prints the summary (text on stdout, or JSON with `--json`) and picks the exit code.
+/// `resumable` says whether `--resume` can continue the job (a file input, the built-in server).
 pub fn conclude(
     outcome: &JobOutcome,
     report: &Path,
     failures: Option<&Path>,
     json: bool,
+    resumable: bool,
 ) -> ExitCode {
     let result = &outcome.result;
     let failures_file = failures
@@ -132,12 +134,16 @@ pub fn conclude(
         JobStatus::Completed if result.counters.failed == 0 => ExitCode::SUCCESS,
         JobStatus::Completed => ExitCode::from(2),
         JobStatus::Interrupted => {
-            eprintln!("interrupted: continue with the same command and --resume");
+            if resumable {
+                eprintln!("interrupted: continue with the same command and --resume");
+            }
             ExitCode::from(130)
         }
         JobStatus::Aborted(reason) => {
             eprintln!("error: {reason}");
-            eprintln!("once the cause is fixed, continue with the same command and --resume");
+            if resumable {
+                eprintln!("once the cause is fixed, continue with the same command and --resume");
+            }
             ExitCode::FAILURE
         }
     }

@@ -60,10 +60,12 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
         // Only now that the failures file tells the truth may the checkpoint go.
         remove_if_present(&Checkpoint::path_for(&args.job.report))?;
     }
+    let resumable = args.job.server.is_none();
     Ok(conclude(
         &outcome,
         &args.job.report,
         Some(&args.failures),
         args.job.json,
+        resumable,
     ))
 }

@@ -38,6 +38,9 @@ impl Actor for SamplerActor {
         message: Self::Msg,
         backend: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        if message.reply.is_closed() {
+            return Ok(()); // the server gave up on it while it waited in the mailbox
+        }
         let outcome = backend.complete(message.request).await;
         let _ = message.reply.send(outcome);
         Ok(())

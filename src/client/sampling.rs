@@ -46,13 +46,20 @@ impl ClientHandler for SamplingHandler {
     async fn create_message(
         &self,
         params: CreateMessageRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
         let model = self.models.choose(params.model_preferences.as_ref());
         let mut request = completion_request_from(params)
             .map_err(|message| ErrorData::invalid_params(message, None))?;
         request.model = model;
-        match self.backend.complete(request).await {
+        // A server that gave up (timeout, cancellation) frees the sampler and the rate budget.
+        let outcome = tokio::select! {
+            outcome = self.backend.complete(request) => outcome,
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the server cancelled the sampling request", None));
+            }
+        };
+        match outcome {
             Ok(completion) => Ok(sampling_result_from(completion)),
             Err(error) => {
                 tracing::debug!(kind = ?error.kind, "sampling request failed: {error}");

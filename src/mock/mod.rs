@@ -92,10 +92,6 @@ impl MockLlm {
         Self::start(listener, settings)
     }
 
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// The base URL to give a client (`ANTHROPIC_BASE_URL`).
     pub fn base_url(&self) -> String {
         format!("http://{}", self.address)

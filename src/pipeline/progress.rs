@@ -24,6 +24,12 @@ pub struct JobCounters {
     pub failed: u64,
     /// Blank lines, skipped and counted.
     pub skipped_blank: u64,
+    /// Entries whose bytes were not valid UTF-8 (replaced by U+FFFD).
+    #[serde(default)]
+    pub invalid_utf8: u64,
+    /// Entries longer than the line limit, cut with a marker.
+    #[serde(default)]
+    pub truncated: u64,
     /// HTTP requests made to the LLM API, retries included.
     pub llm_requests: u64,
     /// Requests that were retries.
@@ -35,6 +41,9 @@ pub struct JobCounters {
     /// Output tokens reported by the LLM API.
     pub output_tokens: u64,
 }
+
+/// The report `archive` and `retry` write unless told otherwise.
+const DEFAULT_REPORT: &str = "incident_report.txt";
 
 /// Largest latency recorded exactly; longer ones are clamped to it.
 const MAX_LATENCY_MICROS: u64 = 3_600_000_000;
@@ -412,12 +421,19 @@ impl fmt::Display for JobSummary {
             .unwrap_or(0);
 
         writeln!(f, "Summary")?;
-        writeln!(
+        write!(
             f,
-            "  {:<16} {read:>width$}   (blank lines skipped: {})",
+            "  {:<16} {read:>width$}   (blank lines skipped: {}",
             "entries read",
             thousands(c.skipped_blank)
         )?;
+        if c.invalid_utf8 > 0 {
+            write!(f, ", invalid UTF-8 replaced: {}", thousands(c.invalid_utf8))?;
+        }
+        if c.truncated > 0 {
+            write!(f, ", cut at the line limit: {}", thousands(c.truncated))?;
+        }
+        writeln!(f, ")")?;
         write!(f, "  {:<16} {archived:>width$}", "archived")?;
         if !self.report.is_empty() {
             write!(f, "   -> {}", self.report)?;
@@ -427,9 +443,13 @@ impl fmt::Display for JobSummary {
         if let Some(path) = self.failures_file.as_deref().filter(|_| c.failed > 0) {
             write!(
                 f,
-                "   -> {path} (retry with: log-archiver retry {})",
+                "   -> {path} (retry with: log-archiver retry {}",
                 shell_quote(path)
             )?;
+            if self.report != DEFAULT_REPORT {
+                write!(f, " --report {}", shell_quote(&self.report))?;
+            }
+            write!(f, ")")?;
         }
         writeln!(f)?;
         writeln!(
@@ -570,6 +590,7 @@ mod tests {
             rate_limited: 10,
             input_tokens: 1_234_567,
             output_tokens: 456_789,
+            ..JobCounters::default()
         }
     }
 
@@ -831,11 +852,9 @@ Summary
             "my report.txt".into(),
             Some("my report's.csv".into()),
         );
-        assert!(
-            summary
-                .to_string()
-                .contains("(retry with: log-archiver retry 'my report'\\''s.csv')")
-        );
+        assert!(summary.to_string().contains(
+            "(retry with: log-archiver retry 'my report'\\''s.csv' --report 'my report.txt')"
+        ));
     }
 
     #[test]

@@ -592,13 +592,21 @@ impl SupervisorState {
             return;
         }
         while let Some(entry) = self.held.first_entry() {
-            let settled = match &entry.get().slot {
-                Slot::Blank => None,
+            let (settled, flags) = match &entry.get().slot {
+                Slot::Blank => (None, (false, false)),
                 Slot::Entry(slot) => match &slot.settled {
                     None => return,
-                    Some(settled) => Some(settled),
+                    Some(settled) => (
+                        Some(settled),
+                        (slot.entry.invalid_utf8, slot.entry.truncated),
+                    ),
                 },
             };
+            if settled.is_some() {
+                let (invalid_utf8, truncated) = flags;
+                self.settled.invalid_utf8 += u64::from(invalid_utf8);
+                self.settled.truncated += u64::from(truncated);
+            }
             match settled {
                 None => self.settled.skipped_blank += 1,
                 Some(Settled::Archived) => {

@@ -65,10 +65,6 @@ impl HttpServer {
         })
     }
 
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
     /// The URL clients connect to.
     pub fn url(&self) -> String {
         format!("http://{}{MCP_PATH}", self.address)
