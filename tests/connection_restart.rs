@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use log_archiver::client::ModelChoice;
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
 use log_archiver::pipeline::input::InputSource;
@@ -53,6 +54,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         progress: ProgressMode::Off,
         llm: LlmPlan {
             backend: Arc::new(backend),
+            models: ModelChoice::default(),
             limits: RateLimits::default(),
             retry: RetryPolicy::default(),
         },

@@ -146,9 +146,13 @@ async fn rejected_key_is_reported_without_revealing_it() {
 async fn missing_key_stops_explain_before_connecting() {
     let mock = start_mock(MockSettings::default()).await;
     let mut explain = explain_command(&mock);
-    explain
-        .env_remove("ANTHROPIC_API_KEY")
-        .args(["--server", "http://127.0.0.1:9/mcp", "ERROR x"]);
+    explain.env_remove("ANTHROPIC_API_KEY").args([
+        "--llm",
+        "anthropic",
+        "--server",
+        "http://127.0.0.1:9/mcp",
+        "ERROR x",
+    ]);
     let finished = finish(explain).await;
     assert_eq!(finished.code, Some(1));
     assert!(

@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::client::ModelChoice;
 use crate::llm::{
-    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL, LlmBackend,
-    RateLimits, RequestRate, RetryPolicy,
+    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
+    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, LlmBackend, OfflineBackend, OpenAiBackend,
+    OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
 };
 use crate::mock::{MockLlm, MockSettings};
 use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
@@ -30,35 +32,183 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// How to reach Anthropic's Messages API.
+/// Which LLM answers sampling requests, and how to reach it. Each value comes from its flag,
+/// else its environment variable, else the backend's default.
 #[derive(Debug, Args)]
-pub struct AnthropicArgs {
-    /// Model id to ask.
-    #[arg(long, env = "LOG_ARCHIVER_MODEL", default_value = DEFAULT_MODEL)]
-    pub model: String,
+pub struct LlmArgs {
+    /// Which LLM answers.
+    #[arg(long, value_enum, default_value_t = LlmChoice::Auto)]
+    pub llm: LlmChoice,
 
-    /// Anthropic API key.
-    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    /// Model id to ask [env: LOG_ARCHIVER_MODEL] [default: claude-sonnet-4-6 for anthropic,
+    /// gpt-4o-mini for openai].
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// API key [env: ANTHROPIC_API_KEY or OPENAI_API_KEY]; never printed.
+    #[arg(long)]
     pub api_key: Option<String>,
 
-    /// Base URL of the Messages API (the mock's URL for tests).
-    #[arg(long, env = "ANTHROPIC_BASE_URL", default_value = DEFAULT_ANTHROPIC_BASE_URL)]
-    pub base_url: String,
+    /// Base URL of the API [env: ANTHROPIC_BASE_URL or OPENAI_BASE_URL] (e.g. the mock's URL, or
+    /// http://127.0.0.1:11434/v1 for Ollama).
+    #[arg(long)]
+    pub base_url: Option<String>,
+
+    /// The model a server's preference for a family picks, as FAMILY=MODEL (repeatable; the
+    /// Claude families haiku, sonnet and opus are known for anthropic).
+    #[arg(long = "model-family", value_name = "FAMILY=MODEL", value_parser = parse_family)]
+    pub model_families: Vec<(String, String)>,
 
     /// Longest wait for one LLM answer (seconds, or with a unit such as 2m).
     #[arg(long, default_value = "60", value_parser = parse_duration)]
     pub llm_timeout: Duration,
 }
 
-impl AnthropicArgs {
-    pub fn backend(&self) -> anyhow::Result<Arc<dyn LlmBackend>> {
-        let backend = AnthropicBackend::new(AnthropicSettings {
-            api_key: self.api_key.clone().unwrap_or_default(),
-            base_url: self.base_url.clone(),
-            model: self.model.clone(),
-            request_timeout: self.llm_timeout,
-        })?;
-        Ok(Arc::new(backend))
+fn parse_family(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((family, model)) if !family.is_empty() && !model.is_empty() => {
+            Ok((family.to_string(), model.to_string()))
+        }
+        _ => Err(format!("'{text}' is not FAMILY=MODEL")),
+    }
+}
+
+/// Which LLM answers sampling requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LlmChoice {
+    /// Anthropic when an Anthropic API key is set, the offline explainer otherwise.
+    Auto,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// An OpenAI-compatible chat-completions API: OpenAI, Ollama, vLLM, llama.cpp, LM Studio.
+    Openai,
+    /// The rule-based offline explainer: no key, no network, not an LLM.
+    Offline,
+    /// The built-in mock LLM: canned sentences, for demos and benchmarks.
+    Mock,
+}
+
+/// A running backend; the built-in mock lives as long as this does.
+pub struct StartedLlm {
+    pub backend: Arc<dyn LlmBackend>,
+    /// Said plainly at start.
+    pub description: String,
+    /// Served by this process: no provider, no limits to respect.
+    pub local: bool,
+    pub models: ModelChoice,
+    _mock: Option<MockLlm>,
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+impl LlmArgs {
+    fn setting(&self, flag: &Option<String>, variable: &str) -> Option<String> {
+        flag.clone().or_else(|| env_value(variable))
+    }
+
+    fn model_choice(&self, base: ModelChoice) -> ModelChoice {
+        self.model_families
+            .iter()
+            .fold(base, |choice, (family, model)| {
+                choice.with_family(family, model)
+            })
+    }
+
+    /// Starts the chosen backend.
+    pub async fn start(&self) -> anyhow::Result<StartedLlm> {
+        let anthropic_key = self.setting(&self.api_key, "ANTHROPIC_API_KEY");
+        let choice = match self.llm {
+            LlmChoice::Auto if anthropic_key.is_some() => LlmChoice::Anthropic,
+            LlmChoice::Auto => LlmChoice::Offline,
+            chosen => chosen,
+        };
+        let model = self.setting(&self.model, "LOG_ARCHIVER_MODEL");
+        let started =
+            |backend: Arc<dyn LlmBackend>, description: String, local: bool, models| StartedLlm {
+                backend,
+                description,
+                local,
+                models,
+                _mock: None,
+            };
+        Ok(match choice {
+            LlmChoice::Auto | LlmChoice::Anthropic => {
+                let settings = AnthropicSettings {
+                    api_key: anthropic_key.unwrap_or_default(),
+                    base_url: self
+                        .setting(&self.base_url, "ANTHROPIC_BASE_URL")
+                        .unwrap_or_else(|| DEFAULT_ANTHROPIC_BASE_URL.into()),
+                    model: model.unwrap_or_else(|| DEFAULT_MODEL.into()),
+                    request_timeout: self.llm_timeout,
+                };
+                let description = format!("Anthropic {} at {}", settings.model, settings.base_url);
+                let backend = Arc::new(AnthropicBackend::new(settings)?);
+                started(
+                    backend,
+                    description,
+                    false,
+                    self.model_choice(ModelChoice::claude()),
+                )
+            }
+            LlmChoice::Openai => {
+                let settings = OpenAiSettings {
+                    api_key: self.setting(&self.api_key, "OPENAI_API_KEY"),
+                    base_url: self
+                        .setting(&self.base_url, "OPENAI_BASE_URL")
+                        .unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.into()),
+                    model: model.unwrap_or_else(|| DEFAULT_OPENAI_MODEL.into()),
+                    request_timeout: self.llm_timeout,
+                };
+                let description = format!(
+                    "OpenAI-compatible {} at {}",
+                    settings.model, settings.base_url
+                );
+                let backend = Arc::new(OpenAiBackend::new(settings)?);
+                started(
+                    backend,
+                    description,
+                    false,
+                    self.model_choice(ModelChoice::default()),
+                )
+            }
+            LlmChoice::Offline => {
+                let why = if self.llm == LlmChoice::Auto {
+                    " (no ANTHROPIC_API_KEY)"
+                } else {
+                    ""
+                };
+                let description = format!(
+                    "the offline explainer{why}: rule-based sentences, not an LLM (model \
+                     'offline-rules'); set ANTHROPIC_API_KEY or choose --llm for a real model"
+                );
+                started(
+                    Arc::new(OfflineBackend),
+                    description,
+                    true,
+                    ModelChoice::default(),
+                )
+            }
+            LlmChoice::Mock => {
+                let mock = MockLlm::start_on_loopback(MockSettings::default()).await?;
+                let backend = AnthropicBackend::new(AnthropicSettings {
+                    api_key: "built-in-mock".into(),
+                    base_url: mock.base_url(),
+                    model: "mock".into(),
+                    request_timeout: self.llm_timeout,
+                })?;
+                StartedLlm {
+                    backend: Arc::new(backend),
+                    description: "the built-in mock LLM: canned sentences, not a model's".into(),
+                    local: true,
+                    models: ModelChoice::default(),
+                    _mock: Some(mock),
+                }
+            }
+        })
     }
 }
 
@@ -100,26 +250,11 @@ impl ToolArgs {
     }
 }
 
-/// Which LLM answers sampling requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LlmChoice {
-    /// Anthropic when ANTHROPIC_API_KEY is set, the built-in mock otherwise.
-    Auto,
-    /// Anthropic's Messages API.
-    Anthropic,
-    /// The built-in mock LLM: canned sentences, no key, no network.
-    Mock,
-}
-
 /// The LLM of a bulk job, and the provider's limits.
 #[derive(Debug, Args)]
 pub struct JobLlmArgs {
-    /// Which LLM answers.
-    #[arg(long, value_enum, default_value_t = LlmChoice::Auto)]
-    pub llm: LlmChoice,
-
     #[command(flatten)]
-    pub anthropic: AnthropicArgs,
+    pub choice: LlmArgs,
 
     /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
     /// rate-limit headers and 429s, starting at 50) or `unlimited`.
@@ -139,15 +274,6 @@ pub struct JobLlmArgs {
     pub max_retries: u32,
 }
 
-/// A running backend; the built-in mock lives as long as this does.
-pub struct JobBackend {
-    pub backend: Arc<dyn LlmBackend>,
-    pub description: String,
-    /// Served by this process: no provider, no limits to respect.
-    pub local: bool,
-    _mock: Option<MockLlm>,
-}
-
 impl JobLlmArgs {
     pub fn limits(&self) -> RateLimits {
         RateLimits {
@@ -162,50 +288,6 @@ impl JobLlmArgs {
             max_retries: self.max_retries,
             ..RetryPolicy::default()
         }
-    }
-
-    pub async fn start(&self) -> anyhow::Result<JobBackend> {
-        let has_key = self
-            .anthropic
-            .api_key
-            .as_deref()
-            .is_some_and(|key| !key.trim().is_empty());
-        let use_mock = match self.llm {
-            LlmChoice::Auto => !has_key,
-            LlmChoice::Anthropic => false,
-            LlmChoice::Mock => true,
-        };
-        if !use_mock {
-            return Ok(JobBackend {
-                backend: self.anthropic.backend()?,
-                description: format!(
-                    "Anthropic {} at {}",
-                    self.anthropic.model, self.anthropic.base_url
-                ),
-                local: false,
-                _mock: None,
-            });
-        }
-        let mock = MockLlm::start_on_loopback(MockSettings::default()).await?;
-        let backend = AnthropicBackend::new(AnthropicSettings {
-            api_key: "built-in-mock".into(),
-            base_url: mock.base_url(),
-            model: "mock".into(),
-            request_timeout: self.anthropic.llm_timeout,
-        })?;
-        let why = if self.llm == LlmChoice::Auto {
-            " (ANTHROPIC_API_KEY is not set)"
-        } else {
-            ""
-        };
-        Ok(JobBackend {
-            backend: Arc::new(backend),
-            description: format!(
-                "the built-in mock LLM{why}: explanations are canned sentences, not a model's"
-            ),
-            local: true,
-            _mock: Some(mock),
-        })
     }
 }
 

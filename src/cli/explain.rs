@@ -1,11 +1,11 @@
 //! `log-archiver explain`: send log lines to a server's `process_log_entry` tool and answer the
-//! server's sampling requests with Claude.
+//! server's sampling requests with the chosen LLM (Claude by default when a key is set).
 
 use std::process::ExitCode;
 
 use clap::Args;
 
-use super::args::AnthropicArgs;
+use super::args::LlmArgs;
 use crate::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
 
 #[derive(Debug, Args)]
@@ -24,7 +24,7 @@ pub struct ExplainArgs {
     pub stdio_server: Option<String>,
 
     #[command(flatten)]
-    pub llm: AnthropicArgs,
+    pub llm: LlmArgs,
 }
 
 impl ExplainArgs {
@@ -49,7 +49,9 @@ impl ExplainArgs {
 
 pub async fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let target = args.target()?;
-    let handler = SamplingHandler::new(args.llm.backend()?);
+    let llm = args.llm.start().await?;
+    eprintln!("LLM: {}", llm.description);
+    let handler = SamplingHandler::with_model_choice(llm.backend.clone(), llm.models.clone());
     let session = connect(&target, handler).await?;
     let mut all_succeeded = true;
     for line in &args.log_lines {

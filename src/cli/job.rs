@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use super::args::{JobLlmArgs, ToolArgs};
+use super::args::{JobLlmArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
 use crate::llm::RequestRate;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
@@ -56,8 +56,8 @@ impl JobArgs {
         failures: PathBuf,
         max_line_bytes: usize,
         resume: bool,
-    ) -> anyhow::Result<(JobSettings, super::args::JobBackend)> {
-        let backend = self.llm.start().await?;
+    ) -> anyhow::Result<(JobSettings, StartedLlm)> {
+        let backend = self.llm.choice.start().await?;
         eprintln!("LLM: {}", backend.description);
         let mut limits = self.llm.limits();
         if backend.local && limits.requests == RequestRate::Adaptive {
@@ -77,6 +77,7 @@ impl JobArgs {
             progress: self.progress,
             llm: LlmPlan {
                 backend: backend.backend.clone(),
+                models: backend.models.clone(),
                 limits,
                 retry: self.llm.retry(),
             },

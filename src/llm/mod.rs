@@ -1,11 +1,14 @@
 //! LLM backends: the provider-neutral completion types, the backend trait, the implementations
-//! (Anthropic's Messages API), and what bulk jobs wrap them in (rate limits, retries, counters).
+//! (Anthropic's Messages API, OpenAI-compatible chat completions, the offline rule-based
+//! explainer), and what bulk jobs wrap them in (rate limits, retries, counters).
 
 mod anthropic;
 mod error;
 mod http;
 mod limits;
 mod managed;
+mod offline;
+mod offline_rules;
 mod openai;
 mod retry;
 
@@ -15,6 +18,7 @@ pub use anthropic::{
 pub use error::{LlmError, LlmErrorKind};
 pub use limits::{ADAPTIVE_START_RPM, Limiters, RateLimits, RequestRate};
 pub use managed::{LlmStats, ManagedBackend};
+pub use offline::OfflineBackend;
 pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
 pub use retry::RetryPolicy;
 

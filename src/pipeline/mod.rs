@@ -25,7 +25,7 @@ use self::failures::{FailuresWriter, read_failures};
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
-use crate::client::{SamplerPool, SamplingHandler, ServerTarget};
+use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
 use crate::llm::{
     ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RequestRate,
     RetryPolicy,
@@ -45,6 +45,8 @@ pub enum JobInput {
 /// How the LLM is reached and limited.
 pub struct LlmPlan {
     pub backend: Arc<dyn LlmBackend>,
+    /// The models a server's preferences may pick.
+    pub models: ModelChoice,
     pub limits: RateLimits,
     pub retry: RetryPolicy,
 }
@@ -126,7 +128,7 @@ pub async fn run_job(
     ));
     let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
-    let handler = SamplingHandler::new(samplers.clone());
+    let handler = SamplingHandler::with_model_choice(samplers.clone(), settings.llm.models.clone());
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),
