@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod dedup;
 mod files;
 pub mod llm;
 pub mod mock;

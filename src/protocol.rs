@@ -1,6 +1,7 @@
 //! What travels between our client and our server beyond the original tool call: the ordering
-//! information of bulk jobs, the classified reason a call failed, and the notification that
-//! releases an entry the client gave up on. Other clients and servers ignore all of it.
+//! information of bulk jobs, the classified reason a call failed, the notification that
+//! releases an entry the client gave up on (other clients and servers ignore all of it), and
+//! where the log line sits in a sampling prompt.
 
 use rmcp::model::{JsonObject, MetaObject};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,28 @@ pub struct FailureDetail {
     pub attempts: Option<u32>,
 }
 
+/// The log line inside a prompt: the last `<log_line>` block, else the text after the
+/// legacy prompt's "in one concise sentence: ", else the last non-empty line.
+pub fn log_line_in_prompt(prompt: &str) -> &str {
+    const OPEN: &str = "<log_line>";
+    const CLOSE: &str = "</log_line>";
+    const LEGACY_MARKER: &str = "in one concise sentence: ";
+    if let Some(close) = prompt.rfind(CLOSE)
+        && let Some(open) = prompt[..close].rfind(OPEN)
+    {
+        return prompt[open + OPEN.len()..close].trim();
+    }
+    if let Some(at) = prompt.find(LEGACY_MARKER) {
+        return prompt[at + LEGACY_MARKER.len()..].trim();
+    }
+    prompt
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("")
+}
+
 /// Reads a typed value stored under `key` in a `_meta` object.
 pub fn read_meta<T: for<'de> Deserialize<'de>>(meta: &JsonObject, key: &str) -> Option<T> {
     meta.get(key)
@@ -49,6 +72,21 @@ pub fn meta_with<T: Serialize>(key: &str, value: &T) -> MetaObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_log_line_in_prompts() {
+        assert_eq!(
+            log_line_in_prompt("Explain:\n<log_line>\nERROR x\n</log_line>"),
+            "ERROR x"
+        );
+        assert_eq!(
+            log_line_in_prompt(
+                "You are a Site Reliability Engineer. Explain this log error in one concise sentence: ERROR y"
+            ),
+            "ERROR y"
+        );
+        assert_eq!(log_line_in_prompt("first\nERROR z\n"), "ERROR z");
+    }
 
     #[test]
     fn order_round_trips_through_meta() {

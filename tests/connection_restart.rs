@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use log_archiver::client::ModelChoice;
+use log_archiver::dedup::DedupMode;
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
 use log_archiver::pipeline::input::InputSource;
@@ -52,6 +53,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         resume: false,
         tool: ToolSettings::default(),
         progress: ProgressMode::Off,
+        dedup: DedupMode::Off,
         llm: LlmPlan {
             backend: Arc::new(backend),
             models: ModelChoice::default(),

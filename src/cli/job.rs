@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::args::{JobLlmArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
+use crate::dedup::DedupMode;
 use crate::llm::RequestRate;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::{JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
@@ -40,6 +41,11 @@ pub struct JobArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    /// Which entries share one LLM explanation: off, exact (identical lines), or template
+    /// (lines with the same message template; the explanation says the variable parts vary).
+    #[arg(long, value_enum, default_value_t = DedupMode::Exact)]
+    pub dedup: DedupMode,
 
     #[command(flatten)]
     pub tool: ToolArgs,
@@ -75,6 +81,7 @@ impl JobArgs {
             resume,
             tool: self.tool.settings(),
             progress: self.progress,
+            dedup: self.dedup,
             llm: LlmPlan {
                 backend: backend.backend.clone(),
                 models: backend.models.clone(),
@@ -122,7 +129,8 @@ pub fn conclude(
         report.display().to_string(),
         failures_file,
     )
-    .with_rate_limit(outcome.rate_limit.clone());
+    .with_rate_limit(outcome.rate_limit.clone())
+    .with_templates(outcome.templates.clone());
     if json {
         println!(
             "{}",

@@ -10,6 +10,8 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use crate::protocol::log_line_in_prompt;
+
 use regex::{Captures, Regex};
 
 /// The model name the offline explainer reports, so nobody mistakes it for an LLM.
@@ -82,28 +84,6 @@ fn find_rule(line: &str) -> Option<&'static Rule> {
         .filter(|group| group.gate.is_match(line))
         .flat_map(|group| &group.rules)
         .find(|rule| rule.pattern.is_match(line))
-}
-
-/// The log line inside a prompt: the last `<log_line>` block, else the text after the
-/// legacy prompt's "in one concise sentence: ", else the last non-empty line.
-fn log_line_in_prompt(prompt: &str) -> &str {
-    const OPEN: &str = "<log_line>";
-    const CLOSE: &str = "</log_line>";
-    const LEGACY_MARKER: &str = "in one concise sentence: ";
-    if let Some(close) = prompt.rfind(CLOSE)
-        && let Some(open) = prompt[..close].rfind(OPEN)
-    {
-        return prompt[open + OPEN.len()..close].trim();
-    }
-    if let Some(at) = prompt.find(LEGACY_MARKER) {
-        return prompt[at + LEGACY_MARKER.len()..].trim();
-    }
-    prompt
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or("")
 }
 
 /// The start of `line` (at most [`MAX_INPUT_BYTES`]) with control characters turned into

@@ -26,6 +26,7 @@ use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
+use crate::dedup::{DedupBackend, DedupMode};
 use crate::llm::{
     ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RequestRate,
     RetryPolicy,
@@ -66,6 +67,8 @@ pub struct JobSettings {
     pub tool: ToolSettings,
     pub progress: ProgressMode,
     pub llm: LlmPlan,
+    /// How entries share explanations.
+    pub dedup: DedupMode,
 }
 
 /// What a finished job hands back.
@@ -75,7 +78,12 @@ pub struct JobOutcome {
     pub failures_written: bool,
     /// How requests were paced, for the summary.
     pub rate_limit: Option<String>,
+    /// Distinct templates and the most frequent ones, when grouping by template.
+    pub templates: Option<(usize, Vec<(String, u64)>)>,
 }
+
+/// How many templates the summary lists.
+const TOP_TEMPLATES: usize = 5;
 
 /// Runs one bulk job to its end; `interrupt` resolves on Ctrl-C / SIGTERM (twice to stop at once).
 pub async fn run_job(
@@ -128,7 +136,8 @@ pub async fn run_job(
     ));
     let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
-    let handler = SamplingHandler::with_model_choice(samplers.clone(), settings.llm.models.clone());
+    let dedup = Arc::new(DedupBackend::new(samplers.clone(), settings.dedup));
+    let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone());
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),
@@ -173,6 +182,7 @@ pub async fn run_job(
     Ok(JobOutcome {
         failures_written: result.counters.failed > 0,
         rate_limit: managed.describe_rate_limit(),
+        templates: dedup.top_templates(TOP_TEMPLATES),
         result,
     })
 }

@@ -353,6 +353,17 @@ pub struct JobSummary {
     pub rate_limit: Option<String>,
     /// Estimated cost in US dollars, when the model's prices are known.
     pub estimated_cost_usd: Option<f64>,
+    /// How many message templates the job saw, when it grouped entries by template.
+    pub distinct_templates: Option<usize>,
+    /// The most frequent templates.
+    pub top_templates: Vec<TemplateCount>,
+}
+
+/// A message template and how many entries had it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TemplateCount {
+    pub template: String,
+    pub count: u64,
 }
 
 fn as_secs<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -385,7 +396,21 @@ impl JobSummary {
             failures_file,
             rate_limit: None,
             estimated_cost_usd: None,
+            distinct_templates: None,
+            top_templates: Vec::new(),
         }
+    }
+
+    /// Adds the template statistics of a job that grouped entries by template.
+    pub fn with_templates(mut self, templates: Option<(usize, Vec<(String, u64)>)>) -> Self {
+        if let Some((distinct, top)) = templates {
+            self.distinct_templates = Some(distinct);
+            self.top_templates = top
+                .into_iter()
+                .map(|(template, count)| TemplateCount { template, count })
+                .collect();
+        }
+        self
     }
 
     pub fn with_rate_limit(mut self, rate_limit: Option<String>) -> Self {
@@ -471,6 +496,23 @@ impl fmt::Display for JobSummary {
         }
         if let Some(rate_limit) = &self.rate_limit {
             writeln!(f, "  {:<16} {rate_limit}", "rate limit")?;
+        }
+        if let Some(distinct) = self.distinct_templates {
+            writeln!(
+                f,
+                "  {:<16} {} distinct; most frequent:",
+                "templates",
+                thousands(distinct as u64)
+            )?;
+            for top in &self.top_templates {
+                writeln!(
+                    f,
+                    "  {:<16} {:>8}  {}",
+                    "",
+                    thousands(top.count),
+                    top.template
+                )?;
+            }
         }
         writeln!(
             f,
@@ -890,6 +932,7 @@ Summary
             keys,
             [
                 "counters",
+                "distinct_templates",
                 "elapsed_secs",
                 "estimated_cost_usd",
                 "failures_file",
@@ -897,7 +940,8 @@ Summary
                 "latency_p95_ms",
                 "latency_p99_ms",
                 "rate_limit",
-                "report"
+                "report",
+                "top_templates"
             ]
         );
         assert_eq!(json["elapsed_secs"], 1.5);

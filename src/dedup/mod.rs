@@ -1,0 +1,270 @@
+//! Explain each kind of log message once. Repeated entries still get their own records, in
+//! order, written by the server; what is deduplicated is the LLM call: the client answers a
+//! sampling request whose log line was already explained from its cache.
+//!
+//! - `exact`: identical entries (after trimming) share one explanation.
+//! - `template`: entries are grouped by message template, mined online (`templates`); the first
+//!   entry of a template is explained with a note that its variable parts vary, and the others
+//!   share that explanation.
+//!
+//! Concurrent requests for the same key wait for the first one instead of calling the LLM too;
+//! a failed explanation is not cached, so the next entry of the kind tries again.
+
+pub mod templates;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use self::templates::{MinerConfig, TemplateId, TemplateMiner};
+use crate::llm::{Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError};
+use crate::protocol::log_line_in_prompt;
+
+/// How entries are grouped to share an explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DedupMode {
+    /// Every entry is explained on its own.
+    Off,
+    /// Identical entries (after trimming) share one explanation.
+    Exact,
+    /// Entries with the same message template share one explanation.
+    Template,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Line(String),
+    Template(TemplateId),
+}
+
+type SharedAnswer = Arc<OnceCell<Completion>>;
+
+struct Cache {
+    miner: TemplateMiner,
+    answers: HashMap<Key, SharedAnswer>,
+}
+
+/// Most explanations kept; past it the cache starts afresh (memory stays bounded).
+const MAX_CACHED: usize = 100_000;
+
+/// A backend that answers repeated kinds of log lines from a cache.
+pub struct DedupBackend {
+    inner: Arc<dyn LlmBackend>,
+    mode: DedupMode,
+    cache: Mutex<Cache>,
+}
+
+impl DedupBackend {
+    pub fn new(inner: Arc<dyn LlmBackend>, mode: DedupMode) -> Self {
+        Self {
+            inner,
+            mode,
+            cache: Mutex::new(Cache {
+                miner: TemplateMiner::new(MinerConfig::default()),
+                answers: HashMap::new(),
+            }),
+        }
+    }
+
+    /// The number of distinct templates and the most frequent ones with their counts, when
+    /// grouping by template.
+    pub fn top_templates(&self, limit: usize) -> Option<(usize, Vec<(String, u64)>)> {
+        if self.mode != DedupMode::Template {
+            return None;
+        }
+        let cache = self.cache.lock().expect("cache lock poisoned");
+        let miner = &cache.miner;
+        let mut templates: Vec<(String, u64)> = (0..miner.len())
+            .map(|id| (miner.template(id).to_string(), miner.count(id)))
+            .collect();
+        templates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        templates.truncate(limit);
+        Some((miner.len(), templates))
+    }
+
+    /// The key of a request and, for a template, the template's text.
+    fn key(&self, request: &CompletionRequest) -> (SharedAnswer, Option<String>) {
+        let prompt = request
+            .messages
+            .last()
+            .map(|message| message.text.as_str())
+            .unwrap_or_default();
+        let mut cache = self.cache.lock().expect("cache lock poisoned");
+        let (key, template) = match self.mode {
+            DedupMode::Template => {
+                let id = cache.miner.add(log_line_in_prompt(prompt));
+                (
+                    Key::Template(id),
+                    Some(cache.miner.template(id).to_string()),
+                )
+            }
+            _ => (Key::Line(prompt.trim().to_string()), None),
+        };
+        if cache.answers.len() >= MAX_CACHED && !cache.answers.contains_key(&key) {
+            cache.answers.clear();
+        }
+        (cache.answers.entry(key).or_default().clone(), template)
+    }
+
+    async fn complete_once(&self, request: CompletionRequest) -> Result<Completion, LlmError> {
+        if self.mode == DedupMode::Off {
+            return self.inner.complete(request).await;
+        }
+        let (answer, template) = self.key(&request);
+        let completion = answer
+            .get_or_try_init(|| {
+                let request = match &template {
+                    Some(template) => with_template_note(request, template),
+                    None => request,
+                };
+                self.inner.complete(request)
+            })
+            .await?;
+        Ok(completion.clone())
+    }
+}
+
+/// Tells the LLM that the line stands for a template whose variable parts vary, so that the
+/// explanation holds for every entry sharing it.
+fn with_template_note(mut request: CompletionRequest, template: &str) -> CompletionRequest {
+    let note = format!(
+        "This log line is one instance of the message template `{template}` (`<*>` marks parts \
+         that vary: numbers, addresses, ids, names). Explain it so that the explanation holds \
+         for every instance of the template, without relying on the values of the varying parts."
+    );
+    request.system = Some(match request.system.take() {
+        Some(system) => format!("{system}\n\n{note}"),
+        None => note,
+    });
+    request
+}
+
+impl LlmBackend for DedupBackend {
+    fn complete(&self, request: CompletionRequest) -> CompletionFuture<'_> {
+        Box::pin(self.complete_once(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ChatMessage, ChatRole, LlmErrorKind, TokenUsage};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts calls; fails the first `failures` of them.
+    struct Counting {
+        calls: AtomicUsize,
+        failures: usize,
+        systems: Mutex<Vec<Option<String>>>,
+    }
+
+    impl LlmBackend for Counting {
+        fn complete(&self, request: CompletionRequest) -> CompletionFuture<'_> {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            self.systems.lock().unwrap().push(request.system.clone());
+            let outcome = if call < self.failures {
+                Err(LlmError::new(LlmErrorKind::Overloaded, "busy"))
+            } else {
+                Ok(Completion {
+                    model: "m".into(),
+                    text: format!("answer {call}"),
+                    stop_reason: None,
+                    usage: TokenUsage::default(),
+                    rate_limit: None,
+                })
+            };
+            Box::pin(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                outcome
+            })
+        }
+    }
+
+    fn counting(failures: usize) -> Arc<Counting> {
+        Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            failures,
+            systems: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn request(line: &str) -> CompletionRequest {
+        CompletionRequest {
+            model: None,
+            system: None,
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                text: format!("Explain this log error in one concise sentence: {line}"),
+            }],
+            max_tokens: 100,
+            temperature: None,
+            stop_sequences: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn exact_mode_calls_once_per_distinct_line_even_concurrently() {
+        let inner = counting(0);
+        let dedup = Arc::new(DedupBackend::new(inner.clone(), DedupMode::Exact));
+        let calls: Vec<_> = ["ERROR a", "ERROR a", "ERROR b", "ERROR a  "]
+            .into_iter()
+            .map(|line| {
+                let dedup = dedup.clone();
+                tokio::spawn(async move { dedup.complete(request(line)).await.unwrap().text })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(answers[0], answers[1]);
+        assert_ne!(answers[0], answers[2]);
+    }
+
+    #[tokio::test]
+    async fn template_mode_explains_a_template_once_and_says_parts_vary() {
+        let inner = counting(0);
+        let dedup = DedupBackend::new(inner.clone(), DedupMode::Template);
+        for user in ["alice", "bob", "carol"] {
+            dedup
+                .complete(request(&format!(
+                    "Failed password for {user} from 10.0.0.{} port 22",
+                    user.len()
+                )))
+                .await
+                .unwrap();
+        }
+        dedup
+            .complete(request("Disk /dev/sda1 is full"))
+            .await
+            .unwrap();
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+        let systems = inner.systems.lock().unwrap();
+        assert!(systems[0].as_deref().unwrap().contains("parts that vary"));
+        let (distinct, top) = dedup.top_templates(5).unwrap();
+        assert_eq!(distinct, 2);
+        assert_eq!(top[0].1, 3);
+    }
+
+    #[tokio::test]
+    async fn failures_are_not_cached() {
+        let inner = counting(1);
+        let dedup = DedupBackend::new(inner.clone(), DedupMode::Exact);
+        assert!(dedup.complete(request("ERROR a")).await.is_err());
+        assert!(dedup.complete(request("ERROR a")).await.is_ok());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn off_mode_calls_every_time() {
+        let inner = counting(0);
+        let dedup = DedupBackend::new(inner.clone(), DedupMode::Off);
+        for _ in 0..3 {
+            dedup.complete(request("ERROR a")).await.unwrap();
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
+        assert!(dedup.top_templates(5).is_none());
+    }
+}

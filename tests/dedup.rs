@@ -1,0 +1,83 @@
+//! Explaining each kind of message once: on the real logs in ../shared/loghub, grouping by
+//! template needs at least ten times fewer LLM requests than lines, and every line still gets
+//! its record, in order.
+
+mod common;
+
+use common::*;
+use log_archiver::mock::MockSettings;
+
+fn loghub_log(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/loghub")
+        .join(name)
+        .join(format!("{name}_2k.log"))
+}
+
+#[tokio::test]
+async fn template_grouping_needs_ten_times_fewer_requests_on_real_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["Apache", "HDFS", "OpenSSH", "Zookeeper"] {
+        let mock = start_mock(MockSettings::default()).await;
+        let log = loghub_log(name);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .collect();
+        let report = dir.path().join(format!("{name}.txt"));
+        let mut archive = job_command(&mock, "archive");
+        archive.arg(&log).arg("--report").arg(&report).args([
+            "--dedup",
+            "template",
+            "--rpm",
+            "unlimited",
+            "--json",
+        ]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(0), "{name}: {}", finished.stderr);
+        let requests = mock.stats().snapshot().requests as usize;
+        assert!(
+            requests * 10 <= lines.len(),
+            "{name}: {requests} requests for {} lines",
+            lines.len()
+        );
+        let written = report_raw_lines(&read_report(&report));
+        assert_eq!(
+            written, lines,
+            "{name}: every line has its record, in order"
+        );
+        let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+        assert!(summary["distinct_templates"].as_u64().unwrap() >= 1);
+        assert!(!summary["top_templates"].as_array().unwrap().is_empty());
+        mock.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn without_grouping_every_line_is_a_request() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("repeats.log");
+    std::fs::write(&log, "ERROR same\nERROR same\nERROR other\nERROR same\n").unwrap();
+    let report = dir.path().join("report.txt");
+    let mut off = job_command(&mock, "archive");
+    off.arg(&log)
+        .arg("--report")
+        .arg(&report)
+        .args(["--dedup", "off"]);
+    assert_eq!(finish(off).await.code, Some(0));
+    assert_eq!(mock.stats().snapshot().requests, 4);
+
+    let exact_report = dir.path().join("exact.txt");
+    let mut exact = job_command(&mock, "archive");
+    exact.arg(&log).arg("--report").arg(&exact_report);
+    assert_eq!(finish(exact).await.code, Some(0));
+    assert_eq!(
+        mock.stats().snapshot().requests,
+        6,
+        "exact is the default: 2 more"
+    );
+    assert_eq!(read_report(&exact_report), read_report(&report));
+    mock.stop().await;
+}
