@@ -1,5 +1,7 @@
 //! The mock LLM's deterministic answers: one sentence derived from the prompt.
 
+use crate::protocol::log_line_in_prompt;
+
 /// Keywords the mock recognises, and how it names them.
 const FAMILIES: &[(&[&str], &str)] = &[
     (&["timed out", "timeout"], "an operation that timed out"),
@@ -21,8 +23,9 @@ const FAMILIES: &[(&[&str], &str)] = &[
 ];
 
 /// The sentence the mock answers for a prompt. The same prompt always gets the same answer; the
-/// answer quotes the end of the prompt so that it can be traced back to its input.
+/// answer quotes the end of the log line in the prompt so that it can be traced to its input.
 pub fn mock_reply(prompt: &str) -> String {
+    let prompt = log_line_in_prompt(prompt);
     let lowered = prompt.to_lowercase();
     let family = FAMILIES
         .iter()

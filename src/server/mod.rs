@@ -6,7 +6,7 @@ mod prompt;
 mod tool;
 
 pub use http::{HttpServer, HttpServerSettings, MCP_PATH};
-pub use prompt::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate};
+pub use prompt::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, SYSTEM_PROMPT};
 pub use tool::{LogArchiverServer, SERVER_NAME, TOOL_NAME, ToolSettings};
 
 use rmcp::ServiceExt;

@@ -18,7 +18,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
-use super::prompt::PromptTemplate;
+use super::prompt::{PromptTemplate, SYSTEM_PROMPT};
 use crate::protocol::{
     EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
     read_meta,
@@ -193,7 +193,8 @@ impl LogArchiverServer {
             Role::User,
             SamplingMessageContentBlock::text(self.settings.prompt.render(log_line)),
         );
-        let params = CreateMessageRequestParams::new(vec![message], self.settings.max_tokens);
+        let params = CreateMessageRequestParams::new(vec![message], self.settings.max_tokens)
+            .with_system_prompt(SYSTEM_PROMPT);
         let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
         let timeout = self.settings.sampling_timeout;
         let outcome = match peer

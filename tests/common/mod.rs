@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use log_archiver::mock::{MockLlm, MockSettings, mock_reply};
 use log_archiver::report::format_record;
-use log_archiver::server::DEFAULT_PROMPT_TEMPLATE;
+use log_archiver::server::PromptTemplate;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -69,7 +69,7 @@ impl ServeProcess {
 
 /// The record the mock LLM's answer produces for `log_line` under the default prompt.
 pub fn expected_record(log_line: &str) -> String {
-    let prompt = DEFAULT_PROMPT_TEMPLATE.replace("{log_line}", log_line);
+    let prompt = PromptTemplate::default().render(log_line);
     format_record(log_line, &mock_reply(&prompt))
 }
 
