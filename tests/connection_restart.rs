@@ -11,6 +11,7 @@ use log_archiver::client::ModelChoice;
 use log_archiver::dedup::DedupMode;
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
+use log_archiver::pipeline::filter::EntryFilter;
 use log_archiver::pipeline::input::InputSource;
 use log_archiver::pipeline::progress::ProgressMode;
 use log_archiver::pipeline::{JobInput, JobSettings, JobStatus, LlmPlan, run_job};
@@ -54,6 +55,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         tool: ToolSettings::default(),
         progress: ProgressMode::Off,
         dedup: DedupMode::Off,
+        filter: EntryFilter::default(),
         llm: LlmPlan {
             backend: Arc::new(backend),
             models: ModelChoice::default(),

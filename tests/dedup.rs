@@ -81,3 +81,50 @@ async fn without_grouping_every_line_is_a_request() {
     assert_eq!(read_report(&exact_report), read_report(&report));
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn filters_skip_entries_and_count_them() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mixed.log");
+    std::fs::write(
+        &log,
+        "INFO db up\nERROR db down\nWARN cache slow\nERROR db healthcheck failed\n<11>sshd: db denied\nsshd: db Failed password\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.txt");
+    let mut archive = job_command(&mock, "archive");
+    archive.arg(&log).arg("--report").arg(&report).args([
+        "--min-level",
+        "warn",
+        "--grep",
+        "db",
+        "--exclude",
+        "healthcheck",
+        "--json",
+    ]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(
+        report_raw_lines(&read_report(&report)),
+        [
+            "ERROR db down",
+            "<11>sshd: db denied",
+            "sshd: db Failed password"
+        ]
+    );
+    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    assert_eq!(summary["counters"]["skipped_filtered"], 3);
+    assert_eq!(summary["counters"]["archived"], 3);
+
+    let mut bad = job_command(&mock, "archive");
+    bad.arg(&log).args(["--grep", "(unclosed"]);
+    let finished = finish(bad).await;
+    assert_eq!(
+        finished.code,
+        Some(1),
+        "a usage error means the job could not run"
+    );
+    assert!(finished.stderr.contains("--grep"), "{}", finished.stderr);
+    mock.stop().await;
+}

@@ -10,8 +10,11 @@ use tokio::sync::mpsc;
 
 use super::args::{JobLlmArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
+use regex::Regex;
+
 use crate::dedup::DedupMode;
 use crate::llm::RequestRate;
+use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::{JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 
@@ -46,6 +49,20 @@ pub struct JobArgs {
     /// (lines with the same message template; the explanation says the variable parts vary).
     #[arg(long, value_enum, default_value_t = DedupMode::Exact)]
     pub dedup: DedupMode,
+
+    /// Skip entries stating a lower severity (trace, debug, info, notice, warn, error, critical,
+    /// alert, emergency; level words and syslog <PRI> are understood). Entries stating no level
+    /// are kept.
+    #[arg(long, value_name = "LEVEL")]
+    pub min_level: Option<Level>,
+
+    /// Process only entries matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub grep: Option<Regex>,
+
+    /// Skip entries matching this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub exclude: Option<Regex>,
 
     #[command(flatten)]
     pub tool: ToolArgs,
@@ -82,6 +99,11 @@ impl JobArgs {
             tool: self.tool.settings(),
             progress: self.progress,
             dedup: self.dedup,
+            filter: EntryFilter {
+                min_level: self.min_level,
+                grep: self.grep.clone(),
+                exclude: self.exclude.clone(),
+            },
             llm: LlmPlan {
                 backend: backend.backend.clone(),
                 models: backend.models.clone(),

@@ -5,6 +5,7 @@
 pub mod checkpoint;
 mod connection;
 pub mod failures;
+pub mod filter;
 pub mod input;
 pub mod progress;
 mod supervisor;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::checkpoint::{Checkpoint, InputIdentity};
 use self::failures::{FailuresWriter, read_failures};
+use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
@@ -69,6 +71,8 @@ pub struct JobSettings {
     pub llm: LlmPlan,
     /// How entries share explanations.
     pub dedup: DedupMode,
+    /// Which entries are processed; the others are counted skips.
+    pub filter: EntryFilter,
 }
 
 /// What a finished job hands back.
@@ -155,6 +159,7 @@ pub async fn run_job(
         input,
         start_line,
         counters,
+        filter: settings.filter,
         failures,
         embedded_writer,
         checkpoint,

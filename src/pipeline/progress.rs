@@ -24,6 +24,9 @@ pub struct JobCounters {
     pub failed: u64,
     /// Blank lines, skipped and counted.
     pub skipped_blank: u64,
+    /// Entries the filters (`--min-level`, `--grep`, `--exclude`) skipped.
+    #[serde(default)]
+    pub skipped_filtered: u64,
     /// Entries whose bytes were not valid UTF-8 (replaced by U+FFFD).
     #[serde(default)]
     pub invalid_utf8: u64,
@@ -452,6 +455,9 @@ impl fmt::Display for JobSummary {
             "entries read",
             thousands(c.skipped_blank)
         )?;
+        if c.skipped_filtered > 0 {
+            write!(f, ", filtered out: {}", thousands(c.skipped_filtered))?;
+        }
         if c.invalid_utf8 > 0 {
             write!(f, ", invalid UTF-8 replaced: {}", thousands(c.invalid_utf8))?;
         }

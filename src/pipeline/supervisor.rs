@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::checkpoint::{Checkpoint, InputIdentity};
 use super::connection::{ConnectionActor, ConnectionArgs, ConnectionMessage};
 use super::failures::{FailureRow, FailuresWriter};
+use super::filter::EntryFilter;
 use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
@@ -51,6 +52,8 @@ pub struct JobPlan {
     pub start_line: u64,
     /// Counters carried over from an earlier run.
     pub counters: JobCounters,
+    /// Which entries are processed; the others are counted skips.
+    pub filter: EntryFilter,
     pub failures: FailuresWriter,
     /// The writer of the server running in this process, when there is one.
     pub embedded_writer: Option<ReportWriter>,
@@ -145,6 +148,8 @@ struct EntrySlot {
 
 enum Slot {
     Blank,
+    /// An entry the filters skip.
+    Filtered,
     Entry(Box<EntrySlot>),
 }
 
@@ -195,6 +200,7 @@ struct PlanParts {
     failures: FailuresWriter,
     embedded_writer: Option<ReportWriter>,
     checkpoint: Option<CheckpointPlan>,
+    filter: EntryFilter,
     progress: ProgressDisplay,
     llm_stats: Arc<LlmStats>,
     llm_base: JobCounters,
@@ -242,6 +248,7 @@ impl Actor for Supervisor {
                 failures: plan.failures,
                 embedded_writer: plan.embedded_writer,
                 checkpoint: plan.checkpoint,
+                filter: plan.filter,
                 progress: plan.progress,
                 llm_stats: plan.llm_stats,
                 llm_base,
@@ -411,6 +418,7 @@ impl SupervisorState {
         self.next_unread_line = line + 1;
         let slot = match item {
             InputItem::Blank { .. } => Slot::Blank,
+            InputItem::Entry(entry) if !self.plan.filter.keeps(&entry.text) => Slot::Filtered,
             InputItem::Entry(entry) => {
                 let seq = self.next_seq;
                 self.next_seq += 1;
@@ -439,7 +447,7 @@ impl SupervisorState {
         let line = self.line_of_seq.get(&seq)?;
         match &mut self.held.get_mut(line)?.slot {
             Slot::Entry(entry) => Some(entry),
-            Slot::Blank => None,
+            Slot::Blank | Slot::Filtered => None,
         }
     }
 
@@ -594,6 +602,11 @@ impl SupervisorState {
         while let Some(entry) = self.held.first_entry() {
             let (settled, flags) = match &entry.get().slot {
                 Slot::Blank => (None, (false, false)),
+                Slot::Filtered => {
+                    self.settled.skipped_filtered += 1;
+                    entry.remove();
+                    continue;
+                }
                 Slot::Entry(slot) => match &slot.settled {
                     None => return,
                     Some(settled) => (
@@ -643,7 +656,7 @@ impl SupervisorState {
 
     fn show_progress(&self) {
         let counters = self.counters();
-        let done_lines = counters.read + counters.skipped_blank;
+        let done_lines = counters.read + counters.skipped_blank + counters.skipped_filtered;
         self.plan.progress.update(&counters, done_lines);
     }
 
