@@ -374,3 +374,40 @@ async fn a_missing_input_is_a_clear_error() {
     assert!(finished.stderr.contains("nope.log"), "{}", finished.stderr);
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn a_budget_stops_sending_and_lists_the_rest_for_retry() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 100);
+    let report = dir.path().join("report.txt");
+    let mut archive = job_command(&mock, "archive");
+    // At $1 per million tokens each entry is estimated at about $0.0002: $0.002 buys ten.
+    archive
+        .arg(&log)
+        .arg("--report")
+        .arg(&report)
+        .args(["--price", "budget-model=1/1", "--model", "budget-model"])
+        .args(["--max-cost", "0.002", "--concurrency", "1", "--json"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+    let archived = report_raw_lines(&read_report(&report));
+    let failures = read_failures(&dir.path().join("report.txt.failed.csv")).unwrap();
+    assert!(
+        !archived.is_empty() && archived.len() < 20,
+        "{}",
+        archived.len()
+    );
+    assert_eq!(archived.len() + failures.len(), 100, "nothing lost");
+    assert!(
+        failures
+            .iter()
+            .all(|row| row.error_kind == "budget_exhausted")
+    );
+    assert_eq!(failures[0].raw, lines[archived.len()]);
+    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    let cost = summary["estimated_cost_usd"].as_f64().unwrap();
+    assert!(cost > 0.0 && cost <= 0.002, "{cost}");
+    mock.stop().await;
+}

@@ -9,12 +9,12 @@ use std::time::Duration;
 use common::*;
 use log_archiver::client::ModelChoice;
 use log_archiver::dedup::DedupMode;
-use log_archiver::llm::{AnthropicBackend, AnthropicSettings, RateLimits, RetryPolicy};
+use log_archiver::llm::{AnthropicBackend, AnthropicSettings, PriceTable, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
 use log_archiver::pipeline::filter::EntryFilter;
 use log_archiver::pipeline::input::InputSource;
 use log_archiver::pipeline::progress::ProgressMode;
-use log_archiver::pipeline::{JobInput, JobSettings, JobStatus, LlmPlan, run_job};
+use log_archiver::pipeline::{CostPlan, JobInput, JobSettings, JobStatus, LlmPlan, run_job};
 use log_archiver::server::ToolSettings;
 
 fn connection_zero() -> Option<ractor::ActorCell> {
@@ -56,6 +56,11 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         progress: ProgressMode::Off,
         dedup: DedupMode::Off,
         filter: EntryFilter::default(),
+        cost: CostPlan {
+            prices: PriceTable::default(),
+            model: "mock".into(),
+            max_usd: None,
+        },
         llm: LlmPlan {
             backend: Arc::new(backend),
             models: ModelChoice::default(),

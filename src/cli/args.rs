@@ -10,8 +10,8 @@ use clap::Args;
 use crate::client::ModelChoice;
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
-    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, LlmBackend, OfflineBackend, OpenAiBackend,
-    OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
+    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, LlmBackend, OFFLINE_MODEL, OfflineBackend,
+    OpenAiBackend, OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
 };
 use crate::mock::{MockLlm, MockSettings};
 use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
@@ -96,6 +96,8 @@ pub struct StartedLlm {
     /// Served by this process: no provider, no limits to respect.
     pub local: bool,
     pub models: ModelChoice,
+    /// The model asked unless a server's preferences pick another.
+    pub model: String,
     _mock: Option<MockLlm>,
 }
 
@@ -127,14 +129,6 @@ impl LlmArgs {
             chosen => chosen,
         };
         let model = self.setting(&self.model, "LOG_ARCHIVER_MODEL");
-        let started =
-            |backend: Arc<dyn LlmBackend>, description: String, local: bool, models| StartedLlm {
-                backend,
-                description,
-                local,
-                models,
-                _mock: None,
-            };
         Ok(match choice {
             LlmChoice::Auto | LlmChoice::Anthropic => {
                 let settings = AnthropicSettings {
@@ -145,14 +139,14 @@ impl LlmArgs {
                     model: model.unwrap_or_else(|| DEFAULT_MODEL.into()),
                     request_timeout: self.llm_timeout,
                 };
-                let description = format!("Anthropic {} at {}", settings.model, settings.base_url);
-                let backend = Arc::new(AnthropicBackend::new(settings)?);
-                started(
-                    backend,
-                    description,
-                    false,
-                    self.model_choice(ModelChoice::claude()),
-                )
+                StartedLlm {
+                    description: format!("Anthropic {} at {}", settings.model, settings.base_url),
+                    local: false,
+                    models: self.model_choice(ModelChoice::claude()),
+                    model: settings.model.clone(),
+                    backend: Arc::new(AnthropicBackend::new(settings)?),
+                    _mock: None,
+                }
             }
             LlmChoice::Openai => {
                 let settings = OpenAiSettings {
@@ -163,17 +157,17 @@ impl LlmArgs {
                     model: model.unwrap_or_else(|| DEFAULT_OPENAI_MODEL.into()),
                     request_timeout: self.llm_timeout,
                 };
-                let description = format!(
-                    "OpenAI-compatible {} at {}",
-                    settings.model, settings.base_url
-                );
-                let backend = Arc::new(OpenAiBackend::new(settings)?);
-                started(
-                    backend,
-                    description,
-                    false,
-                    self.model_choice(ModelChoice::default()),
-                )
+                StartedLlm {
+                    description: format!(
+                        "OpenAI-compatible {} at {}",
+                        settings.model, settings.base_url
+                    ),
+                    local: false,
+                    models: self.model_choice(ModelChoice::default()),
+                    model: settings.model.clone(),
+                    backend: Arc::new(OpenAiBackend::new(settings)?),
+                    _mock: None,
+                }
             }
             LlmChoice::Offline => {
                 let why = if self.llm == LlmChoice::Auto {
@@ -181,16 +175,17 @@ impl LlmArgs {
                 } else {
                     ""
                 };
-                let description = format!(
-                    "the offline explainer{why}: rule-based sentences, not an LLM (model \
-                     'offline-rules'); set ANTHROPIC_API_KEY or choose --llm for a real model"
-                );
-                started(
-                    Arc::new(OfflineBackend),
-                    description,
-                    true,
-                    ModelChoice::default(),
-                )
+                StartedLlm {
+                    description: format!(
+                        "the offline explainer{why}: rule-based sentences, not an LLM (model \
+                         '{OFFLINE_MODEL}'); set ANTHROPIC_API_KEY or choose --llm for a real model"
+                    ),
+                    local: true,
+                    models: ModelChoice::default(),
+                    model: OFFLINE_MODEL.into(),
+                    backend: Arc::new(OfflineBackend),
+                    _mock: None,
+                }
             }
             LlmChoice::Mock => {
                 let mock = MockLlm::start_on_loopback(MockSettings::default()).await?;
@@ -201,10 +196,11 @@ impl LlmArgs {
                     request_timeout: self.llm_timeout,
                 })?;
                 StartedLlm {
-                    backend: Arc::new(backend),
                     description: "the built-in mock LLM: canned sentences, not a model's".into(),
                     local: true,
                     models: ModelChoice::default(),
+                    model: "mock".into(),
+                    backend: Arc::new(backend),
                     _mock: Some(mock),
                 }
             }

@@ -13,10 +13,10 @@ use super::signal::shutdown_requested;
 use regex::Regex;
 
 use crate::dedup::DedupMode;
-use crate::llm::RequestRate;
+use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::progress::{JobSummary, ProgressMode};
-use crate::pipeline::{JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
+use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 
 /// Options of a bulk job.
 #[derive(Debug, Args)]
@@ -64,6 +64,16 @@ pub struct JobArgs {
     #[arg(long, value_name = "REGEX")]
     pub exclude: Option<Regex>,
 
+    /// Stop sending entries before the estimated cost would exceed this many US dollars; what
+    /// is not sent is listed in the failures file for `retry`.
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    pub max_cost: Option<f64>,
+
+    /// A model's price, as MODEL=INPUT/OUTPUT in US dollars per million tokens (repeatable;
+    /// list prices of current Claude and GPT models are known).
+    #[arg(long = "price", value_name = "MODEL=IN/OUT", value_parser = parse_price)]
+    pub prices: Vec<(String, Prices)>,
+
     #[command(flatten)]
     pub tool: ToolArgs,
 
@@ -99,6 +109,16 @@ impl JobArgs {
             tool: self.tool.settings(),
             progress: self.progress,
             dedup: self.dedup,
+            cost: CostPlan {
+                prices: self
+                    .prices
+                    .iter()
+                    .fold(PriceTable::default(), |table, (model, prices)| {
+                        table.with_price(model, *prices)
+                    }),
+                model: backend.model.clone(),
+                max_usd: self.max_cost,
+            },
             filter: EntryFilter {
                 min_level: self.min_level,
                 grep: self.grep.clone(),
@@ -113,6 +133,13 @@ impl JobArgs {
         };
         Ok((settings, backend))
     }
+}
+
+fn parse_budget(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|usd| usd.is_finite() && *usd >= 0.0)
+        .ok_or_else(|| format!("'{text}' is not an amount of US dollars"))
 }
 
 /// Runs the job, forwarding Ctrl-C and SIGTERM to it.
@@ -152,7 +179,8 @@ pub fn conclude(
         failures_file,
     )
     .with_rate_limit(outcome.rate_limit.clone())
-    .with_templates(outcome.templates.clone());
+    .with_templates(outcome.templates.clone())
+    .with_cost(outcome.estimated_cost_usd);
     if json {
         println!(
             "{}",

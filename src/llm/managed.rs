@@ -2,8 +2,9 @@
 //! requests are retried by the retry policy, and everything is counted. An authentication
 //! failure is remembered so the job can stop instead of burning through the input.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rand::Rng;
 
@@ -22,6 +23,8 @@ pub struct LlmStats {
     pub rate_limited: AtomicU64,
     pub input_tokens: AtomicU64,
     pub output_tokens: AtomicU64,
+    /// Input and output tokens by the model that answered, for costs.
+    by_model: Mutex<HashMap<String, (u64, u64)>>,
     fatal: OnceLock<LlmError>,
 }
 
@@ -29,6 +32,23 @@ impl LlmStats {
     /// The failure that makes every further request pointless (a rejected key), once seen.
     pub fn fatal(&self) -> Option<&LlmError> {
         self.fatal.get()
+    }
+
+    /// Input and output tokens by model so far.
+    pub fn tokens_by_model(&self) -> HashMap<String, (u64, u64)> {
+        self.by_model.lock().expect("stats lock poisoned").clone()
+    }
+
+    fn record_usage(&self, completion: &Completion) {
+        let usage = completion.usage;
+        self.input_tokens
+            .fetch_add(usage.input_tokens, Ordering::Relaxed);
+        self.output_tokens
+            .fetch_add(usage.output_tokens, Ordering::Relaxed);
+        let mut by_model = self.by_model.lock().expect("stats lock poisoned");
+        let entry = by_model.entry(completion.model.clone()).or_default();
+        entry.0 += usage.input_tokens;
+        entry.1 += usage.output_tokens;
     }
 }
 
@@ -77,12 +97,7 @@ impl ManagedBackend {
             let mut error = match self.inner.complete(request.clone()).await {
                 Ok(completion) => {
                     self.limiters.observe(completion.rate_limit, false);
-                    self.stats
-                        .input_tokens
-                        .fetch_add(completion.usage.input_tokens, Ordering::Relaxed);
-                    self.stats
-                        .output_tokens
-                        .fetch_add(completion.usage.output_tokens, Ordering::Relaxed);
+                    self.stats.record_usage(&completion);
                     return Ok(completion);
                 }
                 Err(error) => {

@@ -3,6 +3,7 @@
 //! explainer), and what bulk jobs wrap them in (rate limits, retries, counters).
 
 mod anthropic;
+mod cost;
 mod error;
 mod http;
 mod limits;
@@ -15,10 +16,12 @@ mod retry;
 pub use anthropic::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
 };
+pub use cost::{PriceTable, Prices, parse_price};
 pub use error::{LlmError, LlmErrorKind};
 pub use limits::{ADAPTIVE_START_RPM, Limiters, RateLimits, RequestRate};
 pub use managed::{LlmStats, ManagedBackend};
 pub use offline::OfflineBackend;
+pub use offline_rules::OFFLINE_MODEL;
 pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
 pub use retry::RetryPolicy;
 

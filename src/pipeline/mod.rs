@@ -26,12 +26,12 @@ use self::failures::{FailuresWriter, read_failures};
 use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
-use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
+use self::supervisor::{Budget, CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::llm::{
-    ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, RateLimits, RequestRate,
-    RetryPolicy,
+    ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, PriceTable, RateLimits,
+    RequestRate, RetryPolicy,
 };
 use crate::report::{OrderPolicy, ReportWriter};
 use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
@@ -73,6 +73,17 @@ pub struct JobSettings {
     pub dedup: DedupMode,
     /// Which entries are processed; the others are counted skips.
     pub filter: EntryFilter,
+    /// Prices for the cost estimate, and the spending limit.
+    pub cost: CostPlan,
+}
+
+/// What the job's LLM use costs, and how much it may spend.
+pub struct CostPlan {
+    pub prices: PriceTable,
+    /// The model entries are estimated at before they are sent (the configured one).
+    pub model: String,
+    /// Stop sending before the estimated cost would exceed this many US dollars.
+    pub max_usd: Option<f64>,
 }
 
 /// What a finished job hands back.
@@ -84,6 +95,8 @@ pub struct JobOutcome {
     pub rate_limit: Option<String>,
     /// Distinct templates and the most frequent ones, when grouping by template.
     pub templates: Option<(usize, Vec<(String, u64)>)>,
+    /// What this run's LLM use cost, when every model's prices are known.
+    pub estimated_cost_usd: Option<f64>,
 }
 
 /// How many templates the summary lists.
@@ -147,6 +160,25 @@ pub async fn run_job(
         JobInput::Log(source) => input::count_lines(source),
         JobInput::Failures(_) => None,
     };
+    let budget = match settings.cost.max_usd {
+        None => None,
+        Some(max_usd) => {
+            let estimate_prices = settings.cost.prices.prices(&settings.cost.model).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--max-cost needs the price of model '{}': give it with --price '{}=INPUT/OUTPUT' \
+                     (US dollars per million tokens)",
+                    settings.cost.model,
+                    settings.cost.model
+                )
+            })?;
+            Some(Budget {
+                max_usd,
+                prices: settings.cost.prices.clone(),
+                estimate_prices,
+                max_tokens: settings.tool.max_tokens,
+            })
+        }
+    };
     let plan = JobPlan {
         job: new_job_id(),
         target,
@@ -160,11 +192,12 @@ pub async fn run_job(
         start_line,
         counters,
         filter: settings.filter,
+        budget,
         failures,
         embedded_writer,
         checkpoint,
         progress: ProgressDisplay::new(settings.progress, total_lines),
-        llm_stats,
+        llm_stats: llm_stats.clone(),
     };
     let (done_tx, done_rx) = oneshot::channel();
     let (supervisor, supervisor_done) = Actor::spawn(None, Supervisor, (plan, done_tx)).await?;
@@ -188,6 +221,7 @@ pub async fn run_job(
         failures_written: result.counters.failed > 0,
         rate_limit: managed.describe_rate_limit(),
         templates: dedup.top_templates(TOP_TEMPLATES),
+        estimated_cost_usd: settings.cost.prices.cost(&llm_stats.tokens_by_model()),
         result,
     })
 }

@@ -21,7 +21,7 @@ use super::filter::EntryFilter;
 use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
-use crate::llm::LlmStats;
+use crate::llm::{LlmStats, PriceTable, Prices, estimate_tokens};
 use crate::report::{ReportWriter, Resolution};
 
 /// How often progress is shown and the checkpoint written.
@@ -54,6 +54,8 @@ pub struct JobPlan {
     pub counters: JobCounters,
     /// Which entries are processed; the others are counted skips.
     pub filter: EntryFilter,
+    /// The spending limit, when there is one.
+    pub budget: Option<Budget>,
     pub failures: FailuresWriter,
     /// The writer of the server running in this process, when there is one.
     pub embedded_writer: Option<ReportWriter>,
@@ -61,6 +63,28 @@ pub struct JobPlan {
     pub checkpoint: Option<CheckpointPlan>,
     pub progress: ProgressDisplay,
     pub llm_stats: Arc<LlmStats>,
+}
+
+/// A spending limit: no entry is sent once it could take the job's estimated cost past `max_usd`.
+pub struct Budget {
+    pub max_usd: f64,
+    pub prices: PriceTable,
+    /// The prices an entry is estimated at before it is sent.
+    pub estimate_prices: Prices,
+    /// Output tokens reserved per entry.
+    pub max_tokens: u32,
+}
+
+impl Budget {
+    /// A pessimistic estimate of one entry's cost: its text plus the prompt around it, and
+    /// every output token it may use.
+    fn entry_estimate(&self, text: &str) -> f64 {
+        const PROMPT_TOKENS: u64 = 120;
+        self.estimate_prices.cost(
+            estimate_tokens(text) + PROMPT_TOKENS,
+            u64::from(self.max_tokens),
+        )
+    }
 }
 
 /// Where a job writes checkpoints, and what input they belong to.
@@ -170,6 +194,8 @@ struct ConnectionSlot {
 
 pub struct SupervisorState {
     myself: ActorRef<SupervisorMessage>,
+    /// Set once the budget would be exceeded: every entry left is listed for `retry` unsent.
+    over_budget: bool,
     plan: PlanParts,
     failures_broken: bool,
     started: Instant,
@@ -201,6 +227,7 @@ struct PlanParts {
     embedded_writer: Option<ReportWriter>,
     checkpoint: Option<CheckpointPlan>,
     filter: EntryFilter,
+    budget: Option<Budget>,
     progress: ProgressDisplay,
     llm_stats: Arc<LlmStats>,
     llm_base: JobCounters,
@@ -237,6 +264,7 @@ impl Actor for Supervisor {
         settled.output_tokens = 0;
         Ok(SupervisorState {
             myself: myself.clone(),
+            over_budget: false,
             failures_broken: false,
             plan: PlanParts {
                 job: plan.job,
@@ -249,6 +277,7 @@ impl Actor for Supervisor {
                 embedded_writer: plan.embedded_writer,
                 checkpoint: plan.checkpoint,
                 filter: plan.filter,
+                budget: plan.budget,
                 progress: plan.progress,
                 llm_stats: plan.llm_stats,
                 llm_base,
@@ -338,8 +367,9 @@ impl Actor for Supervisor {
                 state.interrupt_deadline = Some(Instant::now() + INTERRUPT_GRACE);
             }
         }
-        state.settle();
         state.send_waiting();
+        state.list_unaffordable().await;
+        state.settle();
         if state.is_finished() {
             state.finish(&myself).await;
         }
@@ -453,9 +483,10 @@ impl SupervisorState {
 
     /// Sends waiting entries while calls and connections are free.
     fn send_waiting(&mut self) {
-        if self.stopping.is_some() {
+        if self.stopping.is_some() || self.over_budget {
             return;
         }
+        let mut committed = self.spent_usd();
         while self.in_flight < self.plan.concurrency {
             let Some(index) = self.least_busy_connection() else {
                 return;
@@ -467,13 +498,24 @@ impl SupervisorState {
                 index,
                 generation: self.connections[index].generation,
             };
+            let Some(text) = self.entry_mut(seq).map(|slot| slot.entry.text.clone()) else {
+                continue;
+            };
+            if let Some(budget) = &self.plan.budget {
+                let estimate = budget.entry_estimate(&text);
+                if committed + estimate > budget.max_usd {
+                    self.waiting.push_front(seq);
+                    self.over_budget = true;
+                    return;
+                }
+                committed += estimate;
+            }
             let Some(slot) = self.entry_mut(seq) else {
                 continue;
             };
             slot.sends += 1;
             slot.first_sent.get_or_insert_with(Instant::now);
             slot.connection = Some(tag);
-            let text = slot.entry.text.clone();
             self.in_flight += 1;
             let connection = &mut self.connections[index];
             connection.in_flight += 1;
@@ -482,6 +524,52 @@ impl SupervisorState {
                 .as_ref()
                 .expect("chosen connections are live");
             let _ = actor.send_message(ConnectionMessage::Process { seq, text });
+        }
+    }
+
+    /// The estimated cost so far plus, pessimistically, that of every entry in flight.
+    fn spent_usd(&self) -> f64 {
+        let Some(budget) = &self.plan.budget else {
+            return 0.0;
+        };
+        let spent = budget
+            .prices
+            .cost(&self.plan.llm_stats.tokens_by_model())
+            .unwrap_or(0.0);
+        let in_flight = self
+            .held
+            .values()
+            .filter_map(|held| match &held.slot {
+                Slot::Entry(entry) if entry.connection.is_some() => {
+                    Some(budget.entry_estimate(&entry.entry.text))
+                }
+                _ => None,
+            })
+            .sum::<f64>();
+        spent + in_flight
+    }
+
+    /// Once over budget, lists every entry still waiting as failed, unsent, for `retry`.
+    async fn list_unaffordable(&mut self) {
+        if !self.over_budget {
+            return;
+        }
+        let max_usd = self
+            .plan
+            .budget
+            .as_ref()
+            .map_or(0.0, |budget| budget.max_usd);
+        while let Some(seq) = self.waiting.pop_front() {
+            let Some(slot) = self.entry_mut(seq) else {
+                continue;
+            };
+            let (line, raw) = (slot.entry.line_number, slot.entry.text.clone());
+            let message =
+                format!("not sent: the --max-cost budget of ${max_usd} would be exceeded");
+            let settled = self
+                .give_up(seq, line, raw, "budget_exhausted".into(), message, 0)
+                .await;
+            self.settle_entry(seq, settled, None);
         }
     }
 
