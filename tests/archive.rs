@@ -411,3 +411,28 @@ async fn a_budget_stops_sending_and_lists_the_rest_for_retry() {
     assert!(cost > 0.0 && cost <= 0.002, "{cost}");
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn an_external_server_keeps_the_job_in_order() {
+    let mock = start_mock(MockSettings {
+        latency_spread: std::time::Duration::from_millis(20),
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 300);
+    let report = dir.path().join("served.txt");
+    let server = ServeProcess::start(&report, &[]).await;
+    let mut archive = job_command(&mock, "archive");
+    archive
+        .arg(&log)
+        .args(["--server", &server.url, "--concurrency", "32"])
+        .arg("--report")
+        .arg(dir.path().join("unused.txt"));
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    assert!(!dir.path().join("unused.txt.checkpoint").exists());
+    mock.stop().await;
+}

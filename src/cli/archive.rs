@@ -62,11 +62,5 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         remove_if_present(&Checkpoint::path_for(&args.job.report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";
-    Ok(conclude(
-        &outcome,
-        &args.job.report,
-        Some(&failures),
-        args.job.json,
-        resumable,
-    ))
+    Ok(conclude(&outcome, &args.job, Some(&failures), resumable))
 }

@@ -82,6 +82,14 @@ pub struct JobArgs {
 }
 
 impl JobArgs {
+    /// Where the records went, as the summary names it.
+    fn report_name(&self) -> String {
+        match &self.server {
+            Some(url) => format!("the report of the server at {url}"),
+            None => self.report.display().to_string(),
+        }
+    }
+
     /// Starts the LLM backend and says plainly which one answers.
     pub async fn settings(
         &self,
@@ -162,9 +170,8 @@ pub async fn run_with_interrupts(settings: JobSettings) -> anyhow::Result<JobOut
 /// `resumable` says whether `--resume` can continue the job (a file input, the built-in server).
 pub fn conclude(
     outcome: &JobOutcome,
-    report: &Path,
+    job: &JobArgs,
     failures: Option<&Path>,
-    json: bool,
     resumable: bool,
 ) -> ExitCode {
     let result = &outcome.result;
@@ -175,13 +182,13 @@ pub fn conclude(
         result.counters.clone(),
         result.elapsed,
         &result.latency,
-        report.display().to_string(),
+        job.report_name(),
         failures_file,
     )
     .with_rate_limit(outcome.rate_limit.clone())
     .with_templates(outcome.templates.clone())
     .with_cost(outcome.estimated_cost_usd);
-    if json {
+    if job.json {
         println!(
             "{}",
             serde_json::to_string(&summary).expect("summaries serialize")

@@ -63,9 +63,8 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
     let resumable = args.job.server.is_none();
     Ok(conclude(
         &outcome,
-        &args.job.report,
+        &args.job,
         Some(&args.failures),
-        args.job.json,
         resumable,
     ))
 }
