@@ -30,6 +30,8 @@ async fn a_few_thousand_entries_land_in_input_order() {
         "--connections",
         "8",
         "--json",
+        "--rpm",
+        "unlimited",
     ]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);

@@ -46,7 +46,7 @@ struct Cache {
 }
 
 /// Most explanations kept; past it the cache starts afresh (memory stays bounded).
-const MAX_CACHED: usize = 100_000;
+const MAX_CACHED: usize = 10_000;
 
 /// A backend that answers repeated kinds of log lines from a cache.
 pub struct DedupBackend {
