@@ -40,9 +40,8 @@ pub struct LlmArgs {
     #[arg(long, value_enum, default_value_t = LlmChoice::Auto)]
     pub llm: LlmChoice,
 
-    /// Model id to ask [env: LOG_ARCHIVER_MODEL] [default: claude-sonnet-4-6 for anthropic,
-    /// gpt-4o-mini for openai].
-    #[arg(long)]
+    /// Model id to ask [default: claude-sonnet-4-6 for anthropic, gpt-4o-mini for openai].
+    #[arg(long, env = "LOG_ARCHIVER_MODEL")]
     pub model: Option<String>,
 
     /// API key [env: ANTHROPIC_API_KEY or OPENAI_API_KEY]; never printed.
@@ -101,6 +100,13 @@ pub struct StartedLlm {
     _mock: Option<MockLlm>,
 }
 
+/// Whether `--flag` was typed on the command line (as opposed to coming from a file).
+fn given_on_command_line(flag: &str) -> bool {
+    let long = format!("--{flag}");
+    let with_value = format!("--{flag}=");
+    std::env::args().any(|arg| arg == long || arg.starts_with(&with_value))
+}
+
 fn env_value(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
@@ -108,8 +114,13 @@ fn env_value(name: &str) -> Option<String> {
 }
 
 impl LlmArgs {
-    fn setting(&self, flag: &Option<String>, variable: &str) -> Option<String> {
-        flag.clone().or_else(|| env_value(variable))
+    /// A setting: the flag when given on the command line, else the environment variable, else
+    /// the configuration file's value (which clap holds as the flag's default).
+    fn setting(&self, value: &Option<String>, flag: &str, variable: &str) -> Option<String> {
+        if given_on_command_line(flag) {
+            return value.clone();
+        }
+        env_value(variable).or_else(|| value.clone())
     }
 
     fn model_choice(&self, base: ModelChoice) -> ModelChoice {
@@ -122,19 +133,20 @@ impl LlmArgs {
 
     /// Starts the chosen backend.
     pub async fn start(&self) -> anyhow::Result<StartedLlm> {
-        let anthropic_key = self.setting(&self.api_key, "ANTHROPIC_API_KEY");
+        let anthropic_key = self.setting(&self.api_key, "api-key", "ANTHROPIC_API_KEY");
         let choice = match self.llm {
             LlmChoice::Auto if anthropic_key.is_some() => LlmChoice::Anthropic,
             LlmChoice::Auto => LlmChoice::Offline,
             chosen => chosen,
         };
-        let model = self.setting(&self.model, "LOG_ARCHIVER_MODEL");
+        // Clap already ranks the flag, LOG_ARCHIVER_MODEL and the file.
+        let model = self.model.clone();
         Ok(match choice {
             LlmChoice::Auto | LlmChoice::Anthropic => {
                 let settings = AnthropicSettings {
                     api_key: anthropic_key.unwrap_or_default(),
                     base_url: self
-                        .setting(&self.base_url, "ANTHROPIC_BASE_URL")
+                        .setting(&self.base_url, "base-url", "ANTHROPIC_BASE_URL")
                         .unwrap_or_else(|| DEFAULT_ANTHROPIC_BASE_URL.into()),
                     model: model.unwrap_or_else(|| DEFAULT_MODEL.into()),
                     request_timeout: self.llm_timeout,
@@ -150,9 +162,9 @@ impl LlmArgs {
             }
             LlmChoice::Openai => {
                 let settings = OpenAiSettings {
-                    api_key: self.setting(&self.api_key, "OPENAI_API_KEY"),
+                    api_key: self.setting(&self.api_key, "api-key", "OPENAI_API_KEY"),
                     base_url: self
-                        .setting(&self.base_url, "OPENAI_BASE_URL")
+                        .setting(&self.base_url, "base-url", "OPENAI_BASE_URL")
                         .unwrap_or_else(|| DEFAULT_OPENAI_BASE_URL.into()),
                     model: model.unwrap_or_else(|| DEFAULT_OPENAI_MODEL.into()),
                     request_timeout: self.llm_timeout,

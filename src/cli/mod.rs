@@ -2,6 +2,7 @@
 
 mod archive;
 mod args;
+mod config;
 mod explain;
 mod job;
 mod mock_llm;
@@ -11,7 +12,7 @@ mod signal;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Explain and archive log files with an LLM through the Model Context Protocol.
 #[derive(Debug, Parser)]
@@ -25,6 +26,11 @@ pub struct Cli {
         default_value = "info,rmcp=warn"
     )]
     pub log: String,
+
+    /// Configuration file (TOML) giving any option a default [env: LOG_ARCHIVER_CONFIG]
+    /// [default: $XDG_CONFIG_HOME/log-archiver/config.toml when it exists].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -43,11 +49,37 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Run a fake Anthropic Messages API on loopback for tests, demos and benchmarks.
     MockLlm(mock_llm::MockLlmArgs),
+    /// Print the effective configuration of a command: each option's value and whether it
+    /// comes from the environment, the configuration file or the built-in default.
+    Config {
+        /// The command whose options to show.
+        #[arg(default_value = "archive")]
+        command_name: String,
+    },
 }
 
 /// Runs the program and returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut command = Cli::command();
+    let mut config_file = None;
+    if let Some(path) = config::locate(&argv) {
+        match config::apply(command, &path) {
+            Ok((configured, file)) => {
+                command = configured;
+                config_file = Some(file);
+            }
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let parsed = command
+        .clone()
+        .try_get_matches_from(&argv)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         // Usage errors exit 1 ("could not run"): 2 means some entries failed.
         Err(error) => {
@@ -59,6 +91,15 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    if let Command::Config { command_name } = &cli.command {
+        return match config::print_effective(&command, command_name, config_file.as_ref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(&cli.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -74,6 +115,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::MockLlm(args) => mock_llm::run(args).await,
+            Command::Config { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     // Sessions and hanging requests are abandoned, not awaited, once the command is done.
