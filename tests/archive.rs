@@ -438,3 +438,41 @@ async fn an_external_server_keeps_the_job_in_order() {
     assert!(!dir.path().join("unused.txt.checkpoint").exists());
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn a_stack_trace_is_one_entry() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("java.log");
+    std::fs::write(
+        &log,
+        "2026-11-29 10:00:00 ERROR [main] request failed\n\
+         java.lang.IllegalStateException: boom\n\
+         \tat com.example.Service.call(Service.java:42)\n\
+         Caused by: java.io.IOException: disk\n\
+         \t... 2 more\n\
+         2026-11-29 10:00:01 INFO [main] recovered\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.txt");
+    let mut archive = job_command(&mock, "archive");
+    archive.arg(&log).arg("--report").arg(&report);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let raws = report_raw_lines(&read_report(&report));
+    assert_eq!(raws.len(), 3, "{raws:?}");
+    assert_eq!(
+        raws[1],
+        "java.lang.IllegalStateException: boom ⏎ at com.example.Service.call(Service.java:42) ⏎ Caused by: java.io.IOException: disk ⏎ ... 2 more"
+    );
+
+    let unfolded = dir.path().join("unfolded.txt");
+    let mut off = job_command(&mock, "archive");
+    off.arg(&log)
+        .arg("--report")
+        .arg(&unfolded)
+        .args(["--multiline", "off"]);
+    assert_eq!(finish(off).await.code, Some(0));
+    assert_eq!(report_raw_lines(&read_report(&unfolded)).len(), 6);
+    mock.stop().await;
+}

@@ -13,6 +13,7 @@ use log_archiver::llm::{AnthropicBackend, AnthropicSettings, PriceTable, RateLim
 use log_archiver::mock::MockSettings;
 use log_archiver::pipeline::filter::EntryFilter;
 use log_archiver::pipeline::input::InputSource;
+use log_archiver::pipeline::multiline::MultilineMode;
 use log_archiver::pipeline::progress::ProgressMode;
 use log_archiver::pipeline::{CostPlan, JobInput, JobSettings, JobStatus, LlmPlan, run_job};
 use log_archiver::server::ToolSettings;
@@ -56,6 +57,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         progress: ProgressMode::Off,
         dedup: DedupMode::Off,
         filter: EntryFilter::default(),
+        multiline: MultilineMode::Off,
         cost: CostPlan {
             prices: PriceTable::default(),
             model: "mock".into(),

@@ -10,7 +10,8 @@ use super::job::{JobArgs, conclude, run_with_interrupts};
 use crate::files::{remove_if_present, sibling};
 use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::input::InputSource;
-use crate::pipeline::{JobInput, JobStatus};
+use crate::pipeline::multiline::MultilineMode;
+use crate::pipeline::{JobInput, JobSettings, JobStatus};
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
@@ -25,6 +26,11 @@ pub struct ArchiveArgs {
     /// Continue an interrupted job from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+
+    /// Which lines continue the entry before them: auto (indented lines, `Caused by:`,
+    /// `... N more`), off, or a regular expression matching continuation lines.
+    #[arg(long, default_value = "auto", value_name = "auto|off|REGEX")]
+    pub multiline: MultilineMode,
 
     /// Longer lines are cut, with a visible marker.
     #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(64..))]
@@ -54,6 +60,10 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
             args.resume,
         )
         .await?;
+    let settings = JobSettings {
+        multiline: args.multiline.clone(),
+        ..settings
+    };
     let outcome = run_with_interrupts(settings).await?;
     if outcome.result.status == JobStatus::Completed {
         if !outcome.failures_written {

@@ -15,6 +15,7 @@ use regex::Regex;
 use crate::dedup::DedupMode;
 use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
+use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 
@@ -127,6 +128,7 @@ impl JobArgs {
                 model: backend.model.clone(),
                 max_usd: self.max_cost,
             },
+            multiline: MultilineMode::Off,
             filter: EntryFilter {
                 min_level: self.min_level,
                 grep: self.grep.clone(),

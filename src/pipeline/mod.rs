@@ -7,6 +7,7 @@ mod connection;
 pub mod failures;
 pub mod filter;
 pub mod input;
+pub mod multiline;
 pub mod progress;
 mod supervisor;
 
@@ -25,6 +26,7 @@ use self::checkpoint::{Checkpoint, InputIdentity};
 use self::failures::{FailuresWriter, read_failures};
 use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
+use self::multiline::{MultilineMode, fold};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{Budget, CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
@@ -75,6 +77,8 @@ pub struct JobSettings {
     pub filter: EntryFilter,
     /// Prices for the cost estimate, and the spending limit.
     pub cost: CostPlan,
+    /// Which lines continue the entry before them.
+    pub multiline: MultilineMode,
 }
 
 /// What the job's LLM use costs, and how much it may spend.
@@ -122,6 +126,11 @@ pub async fn run_job(
     let is_retry = matches!(settings.input, JobInput::Failures(_));
     let failures = FailuresWriter::open(&settings.failures, failures_len, is_retry)?;
     let input = open_input(&settings.input, settings.max_line_bytes)?;
+    let input = match &settings.input {
+        JobInput::Log(_) => fold(input, settings.multiline.clone(), settings.max_line_bytes),
+        // A failures file holds entries already folded.
+        JobInput::Failures(_) => input,
+    };
 
     let mut embedded = None;
     let target = match &settings.server {
