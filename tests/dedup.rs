@@ -128,3 +128,29 @@ async fn filters_skip_entries_and_count_them() {
     assert!(finished.stderr.contains("--grep"), "{}", finished.stderr);
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn explanations_are_kept_for_later_runs_on_the_same_report() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.txt");
+    let first = dir.path().join("first.log");
+    std::fs::write(&first, "ERROR a\nERROR b\n").unwrap();
+    let mut archive = job_command(&mock, "archive");
+    archive.arg(&first).arg("--report").arg(&report);
+    assert_eq!(finish(archive).await.code, Some(0));
+    assert_eq!(mock.stats().snapshot().requests, 2);
+
+    let second = dir.path().join("second.log");
+    std::fs::write(&second, "ERROR b\nERROR c\nERROR a\n").unwrap();
+    let mut archive = job_command(&mock, "archive");
+    archive.arg(&second).arg("--report").arg(&report);
+    assert_eq!(finish(archive).await.code, Some(0));
+    assert_eq!(mock.stats().snapshot().requests, 3, "only ERROR c was new");
+    assert_eq!(
+        read_report(&report),
+        expected_report(&["ERROR a", "ERROR b", "ERROR b", "ERROR c", "ERROR a"])
+    );
+    assert!(dir.path().join("report.txt.explanations.jsonl").exists());
+    mock.stop().await;
+}

@@ -8,11 +8,16 @@
 //!   share that explanation.
 //!
 //! Concurrent requests for the same key wait for the first one instead of calling the LLM too;
-//! a failed explanation is not cached, so the next entry of the kind tries again.
+//! a failed explanation is not cached, so the next entry of the kind tries again. Explanations
+//! are also kept in a file beside the report, so `retry`, `--resume` and later jobs on the same
+//! report do not pay twice for a kind already explained.
 
 pub mod templates;
 
 use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
@@ -38,6 +43,72 @@ enum Key {
     Template(TemplateId),
 }
 
+/// One explanation kept on disk.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    /// `line:` and the prompt, or `template:` and the template.
+    key: String,
+    model: String,
+    text: String,
+}
+
+/// Explanations kept in a JSON-lines file: those of earlier runs, and an appender for new ones.
+struct Store {
+    earlier: HashMap<String, Completion>,
+    file: Mutex<File>,
+}
+
+impl Store {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut earlier = HashMap::new();
+        if let Ok(file) = File::open(path) {
+            for line in BufReader::new(file).lines().map_while(Result::ok) {
+                // A torn last line (a crash mid-write) is skipped.
+                if let Ok(kept) = serde_json::from_str::<Kept>(&line) {
+                    earlier.insert(
+                        kept.key,
+                        Completion {
+                            model: kept.model,
+                            text: kept.text,
+                            stop_reason: None,
+                            usage: Default::default(),
+                            rate_limit: None,
+                        },
+                    );
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "cannot open explanation cache '{}': {error}",
+                    path.display()
+                )
+            })?;
+        Ok(Self {
+            earlier,
+            file: Mutex::new(file),
+        })
+    }
+
+    fn keep(&self, key: &str, completion: &Completion) {
+        let kept = Kept {
+            key: key.to_string(),
+            model: completion.model.clone(),
+            text: completion.text.clone(),
+        };
+        let mut line = serde_json::to_string(&kept).expect("explanations serialize");
+        line.push('\n');
+        let mut file = self.file.lock().expect("cache file lock poisoned");
+        if let Err(error) = file.write_all(line.as_bytes()) {
+            tracing::warn!(%error, "cannot keep an explanation on disk");
+        }
+    }
+}
+
 type SharedAnswer = Arc<OnceCell<Completion>>;
 
 struct Cache {
@@ -53,6 +124,7 @@ pub struct DedupBackend {
     inner: Arc<dyn LlmBackend>,
     mode: DedupMode,
     cache: Mutex<Cache>,
+    store: Option<Store>,
 }
 
 impl DedupBackend {
@@ -64,7 +136,16 @@ impl DedupBackend {
                 miner: TemplateMiner::new(MinerConfig::default()),
                 answers: HashMap::new(),
             }),
+            store: None,
         }
+    }
+
+    /// Also keeps explanations in `path`, and starts from those kept there before.
+    pub fn with_store(mut self, path: &Path) -> anyhow::Result<Self> {
+        if self.mode != DedupMode::Off {
+            self.store = Some(Store::open(path)?);
+        }
+        Ok(self)
     }
 
     /// The number of distinct templates and the most frequent ones with their counts, when
@@ -83,8 +164,9 @@ impl DedupBackend {
         Some((miner.len(), templates))
     }
 
-    /// The key of a request and, for a template, the template's text.
-    fn key(&self, request: &CompletionRequest) -> (SharedAnswer, Option<String>) {
+    /// The shared answer for a request, its key as kept on disk and, for a template, the
+    /// template's text.
+    fn key(&self, request: &CompletionRequest) -> (SharedAnswer, String, Option<String>) {
         let prompt = request
             .messages
             .last()
@@ -101,24 +183,42 @@ impl DedupBackend {
             }
             _ => (Key::Line(prompt.trim().to_string()), None),
         };
+        let stored_key = match (&key, &template) {
+            (Key::Line(prompt), _) => format!("line:{prompt}"),
+            (Key::Template(_), Some(template)) => format!("template:{template}"),
+            (Key::Template(id), None) => format!("template#{id}"),
+        };
         if cache.answers.len() >= MAX_CACHED && !cache.answers.contains_key(&key) {
             cache.answers.clear();
         }
-        (cache.answers.entry(key).or_default().clone(), template)
+        let earlier = self
+            .store
+            .as_ref()
+            .and_then(|store| store.earlier.get(&stored_key));
+        let answer = cache
+            .answers
+            .entry(key)
+            .or_insert_with(|| Arc::new(OnceCell::new_with(earlier.cloned())))
+            .clone();
+        (answer, stored_key, template)
     }
 
     async fn complete_once(&self, request: CompletionRequest) -> Result<Completion, LlmError> {
         if self.mode == DedupMode::Off {
             return self.inner.complete(request).await;
         }
-        let (answer, template) = self.key(&request);
+        let (answer, stored_key, template) = self.key(&request);
         let completion = answer
-            .get_or_try_init(|| {
+            .get_or_try_init(|| async {
                 let request = match &template {
                     Some(template) => with_template_note(request, template),
                     None => request,
                 };
-                self.inner.complete(request)
+                let completion = self.inner.complete(request).await?;
+                if let Some(store) = &self.store {
+                    store.keep(&stored_key, &completion);
+                }
+                Ok::<_, LlmError>(completion)
             })
             .await?;
         Ok(completion.clone())

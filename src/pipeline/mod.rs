@@ -31,6 +31,7 @@ use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{Budget, CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
 use crate::dedup::{DedupBackend, DedupMode};
+use crate::files::sibling;
 use crate::llm::{
     ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, PriceTable, RateLimits,
     RequestRate, RetryPolicy,
@@ -162,7 +163,10 @@ pub async fn run_job(
     ));
     let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
-    let dedup = Arc::new(DedupBackend::new(samplers.clone(), settings.dedup));
+    let dedup = Arc::new(
+        DedupBackend::new(samplers.clone(), settings.dedup)
+            .with_store(&sibling(&settings.report, ".explanations.jsonl"))?,
+    );
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone());
 
     let total_lines = match &settings.input {
