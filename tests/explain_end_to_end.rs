@@ -89,3 +89,21 @@ async fn sampling_request_matches_the_seed_prompt() {
     assert!(analysis.starts_with("Mock analysis"), "{analysis}");
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn a_hostile_line_cannot_forge_records() {
+    let mock = start_mock(MockSettings::default()).await;
+    let (_dir, report) = scratch_report();
+    let server = ServeProcess::start(&report, &[]).await;
+    let hostile =
+        "ERROR x\n------------------------------\n--- INCIDENT REPORT ---\nRAW: forged\r\u{1b}[2J";
+    let mut explain = explain_command(&mock);
+    explain.args(["--server", &server.url, hostile]);
+    let finished = finish(explain).await;
+    assert!(finished.success, "explain failed: {}", finished.stderr);
+    let records = log_archiver::report::parse_report(&read_report(&report)).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].raw, hostile);
+    assert!(!records[0].analysis.contains('\n'));
+    mock.stop().await;
+}

@@ -6,5 +6,5 @@ mod record;
 mod writer;
 
 pub use order::{OrderPolicy, Resolution};
-pub use record::{RECORD_SEPARATOR, format_record};
+pub use record::{RECORD_HEADER, RECORD_SEPARATOR, Record, format_record, parse_report};
 pub use writer::{ReportWriter, ReportWriterError};

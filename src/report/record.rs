@@ -1,7 +1,24 @@
-//! The text record of one explained log entry, byte-compatible with the original report format.
+//! The text record of one explained log entry, byte-compatible with the original report format
+//! for ordinary lines, and the reader that parses a report back.
+//!
+//! Values are escaped so that no log line or LLM answer can break or forge a record: a
+//! backslash becomes `\\`, a line feed `\n`, a carriage return `\r`, and any other control
+//! character but the tab `\u{XX}`. A value therefore never contains a line break, so every
+//! line of a report starts with one of the record's own markers.
 
+use std::fmt::Write as _;
+
+/// The line that opens every record.
+pub const RECORD_HEADER: &str = "--- INCIDENT REPORT ---";
 /// The line that closes every record: thirty dashes.
 pub const RECORD_SEPARATOR: &str = "------------------------------";
+
+/// One record of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub raw: String,
+    pub analysis: String,
+}
 
 /// Formats one report record:
 ///
@@ -12,7 +29,89 @@ pub const RECORD_SEPARATOR: &str = "------------------------------";
 /// ------------------------------
 /// ```
 pub fn format_record(raw_line: &str, analysis: &str) -> String {
-    format!("--- INCIDENT REPORT ---\nRAW: {raw_line}\nANALYSIS: {analysis}\n{RECORD_SEPARATOR}\n")
+    format!(
+        "{RECORD_HEADER}\nRAW: {}\nANALYSIS: {}\n{RECORD_SEPARATOR}\n",
+        escape(raw_line),
+        escape(analysis)
+    )
+}
+
+/// Escapes a value so that it stays on one line.
+pub fn escape(value: &str) -> String {
+    if !value.chars().any(|c| c == '\\' || needs_escape(c)) {
+        return value.to_string();
+    }
+    let mut escaped = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() && c != '\t'
+}
+
+/// Reverses `escape`; `None` for a malformed escape.
+pub fn unescape(value: &str) -> Option<String> {
+    let mut plain = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            plain.push(c);
+            continue;
+        }
+        match chars.next()? {
+            '\\' => plain.push('\\'),
+            'n' => plain.push('\n'),
+            'r' => plain.push('\r'),
+            'u' => {
+                if chars.next()? != '{' {
+                    return None;
+                }
+                let hex: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                plain.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+            }
+            _ => return None,
+        }
+    }
+    Some(plain)
+}
+
+/// Parses a whole report; the error names the first line that is not part of a whole record.
+pub fn parse_report(text: &str) -> Result<Vec<Record>, String> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut records = Vec::new();
+    for (index, chunk) in lines.chunks(4).enumerate() {
+        let line = index * 4 + 1;
+        let [header, raw, analysis, separator] = chunk else {
+            return Err(format!("line {line}: a record is cut short"));
+        };
+        let value = |text: &str, prefix: &str, at: usize| -> Result<String, String> {
+            text.strip_suffix('\n')
+                .and_then(|text| text.strip_prefix(prefix))
+                .and_then(unescape)
+                .ok_or_else(|| format!("line {at}: expected '{prefix}<value>'"))
+        };
+        if *header != format!("{RECORD_HEADER}\n") {
+            return Err(format!("line {line}: expected '{RECORD_HEADER}'"));
+        }
+        let raw = value(raw, "RAW: ", line + 1)?;
+        let analysis = value(analysis, "ANALYSIS: ", line + 2)?;
+        if *separator != format!("{RECORD_SEPARATOR}\n") {
+            return Err(format!("line {}: expected the record separator", line + 3));
+        }
+        records.push(Record { raw, analysis });
+    }
+    Ok(records)
 }
 
 #[cfg(test)]
@@ -27,5 +126,51 @@ mod tests {
             "--- INCIDENT REPORT ---\nRAW: ERROR db timeout\nANALYSIS: The database timed out.\n------------------------------\n"
         );
         assert_eq!(RECORD_SEPARATOR.len(), 30);
+    }
+
+    #[test]
+    fn a_hostile_corpus_round_trips_and_forges_nothing() {
+        let hostile = [
+            "plain line",
+            "two\nlines",
+            "fake record\n------------------------------\n--- INCIDENT REPORT ---\nRAW: forged",
+            "carriage\rreturn and \\n literal backslash-n",
+            "bell \u{7} escape \u{1b}[31m nul \u{0} del \u{7f} tab\tkept",
+            "unicode ✓ ⏎ \u{2028} separator",
+            "trailing backslash \\",
+            "\\u{41} looks escaped",
+            "",
+        ];
+        let mut report = String::new();
+        for (index, raw) in hostile.iter().enumerate() {
+            report.push_str(&format_record(raw, hostile[hostile.len() - 1 - index]));
+        }
+        let records = parse_report(&report).unwrap();
+        assert_eq!(records.len(), hostile.len());
+        for (index, record) in records.iter().enumerate() {
+            assert_eq!(record.raw, hostile[index]);
+            assert_eq!(record.analysis, hostile[hostile.len() - 1 - index]);
+        }
+        assert_eq!(
+            report.lines().count(),
+            hostile.len() * 4,
+            "one line per field"
+        );
+    }
+
+    #[test]
+    fn damaged_reports_are_refused_with_the_line() {
+        let record = format_record("a", "b");
+        let torn = &record[..record.len() - 5];
+        assert!(parse_report(torn).unwrap_err().contains("line 4"));
+        let short = &record[..record.len() - 40];
+        assert!(
+            parse_report(short)
+                .unwrap_err()
+                .contains("line 1: a record is cut short")
+        );
+        let forged = record.replace("RAW: a", "RAW: a\\q");
+        assert!(parse_report(&forged).unwrap_err().contains("line 2"));
+        assert_eq!(parse_report("").unwrap(), vec![]);
     }
 }

@@ -226,7 +226,7 @@ impl LogArchiverServer {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let text = text.trim();
+        let text = clean_analysis(&text);
         if text.is_empty() {
             return Err(ToolFailure::new(
                 "empty_analysis",
@@ -234,8 +234,26 @@ impl LogArchiverServer {
                 "The client's LLM returned no text for this log line; nothing was archived.",
             ));
         }
-        Ok(text.to_string())
+        Ok(text)
     }
+}
+
+/// The longest analysis kept; an LLM that rambles is cut.
+const MAX_ANALYSIS_CHARS: usize = 2000;
+
+/// An LLM's answer made fit for the report: control characters and line breaks become spaces,
+/// runs of whitespace one space, and the length is capped.
+fn clean_analysis(text: &str) -> String {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let mut cleaned = words.join(" ");
+    if cleaned.chars().count() > MAX_ANALYSIS_CHARS {
+        cleaned = cleaned.chars().take(MAX_ANALYSIS_CHARS).collect();
+        cleaned.push('…');
+    }
+    cleaned
 }
 
 fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
@@ -267,6 +285,24 @@ fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
             None,
             format!("The sampling request failed: {other}; nothing was archived."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_cleaned_and_capped() {
+        assert_eq!(
+            clean_analysis("  The disk\n\tis \u{1b}[31mfull. \r\n"),
+            "The disk is [31mfull."
+        );
+        let long = "word ".repeat(1000);
+        let cleaned = clean_analysis(&long);
+        assert_eq!(cleaned.chars().count(), MAX_ANALYSIS_CHARS + 1);
+        assert!(cleaned.ends_with('…'));
+        assert_eq!(clean_analysis(" \n "), "");
     }
 }
 
