@@ -288,24 +288,6 @@ fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_cleaned_and_capped() {
-        assert_eq!(
-            clean_analysis("  The disk\n\tis \u{1b}[31mfull. \r\n"),
-            "The disk is [31mfull."
-        );
-        let long = "word ".repeat(1000);
-        let cleaned = clean_analysis(&long);
-        assert_eq!(cleaned.chars().count(), MAX_ANALYSIS_CHARS + 1);
-        assert!(cleaned.ends_with('…'));
-        assert_eq!(clean_analysis(" \n "), "");
-    }
-}
-
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for LogArchiverServer {
     fn get_info(&self) -> ServerInfo {
@@ -333,5 +315,23 @@ impl ServerHandler for LogArchiverServer {
             }
             _ => tracing::warn!("ignoring a skip notification without a valid entry order"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_cleaned_and_capped() {
+        assert_eq!(
+            clean_analysis("  The disk\n\tis \u{1b}[31mfull. \r\n"),
+            "The disk is [31mfull."
+        );
+        let long = "word ".repeat(1000);
+        let cleaned = clean_analysis(&long);
+        assert_eq!(cleaned.chars().count(), MAX_ANALYSIS_CHARS + 1);
+        assert!(cleaned.ends_with('…'));
+        assert_eq!(clean_analysis(" \n "), "");
     }
 }
