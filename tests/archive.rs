@@ -327,11 +327,12 @@ async fn the_real_loghub_logs_archive_completely() {
             .collect();
         let report = dir.path().join(format!("{name}.txt"));
         let mut archive = job_command(&mock, "archive");
-        archive
-            .arg(&log)
-            .arg("--report")
-            .arg(&report)
-            .args(["--concurrency", "32"]);
+        archive.arg(&log).arg("--report").arg(&report).args([
+            "--concurrency",
+            "32",
+            "--rpm",
+            "unlimited",
+        ]);
         let finished = finish(archive).await;
         assert_eq!(finished.code, Some(0), "{name}: {}", finished.stderr);
         assert_eq!(read_report(&report), expected_report(&lines), "{name}");

@@ -31,14 +31,16 @@ pub fn mock_reply(prompt: &str) -> String {
         .iter()
         .find(|(words, _)| words.iter().any(|word| lowered.contains(word)))
         .map_or("an unremarkable event", |(_, name)| name);
-    let flattened: String = prompt
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flattened = flattened.trim();
+    // One plain line: control characters and runs of whitespace become single spaces.
+    let flattened = prompt
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let tail: String = {
         let chars: Vec<char> = flattened.chars().collect();
-        chars[chars.len().saturating_sub(60)..].iter().collect()
+        let tail: String = chars[chars.len().saturating_sub(60)..].iter().collect();
+        tail.trim().to_string()
     };
     format!("Mock analysis: \"{tail}\" points to {family}.")
 }
