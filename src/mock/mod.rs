@@ -101,11 +101,6 @@ impl MockLlm {
         &self.stats
     }
 
-    /// Waits until the server stops (after `stop`, or on error).
-    pub async fn wait(self) {
-        let _ = self.task.await;
-    }
-
     /// Stops accepting requests; requests that hang are abandoned.
     pub async fn stop(self) {
         self.shutdown.cancel();
