@@ -23,8 +23,8 @@ async fn a_few_thousand_entries_land_in_input_order() {
     let log = dir.path().join("app.log");
     let lines = write_log(&log, 3000);
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&log).arg("--report").arg(&report).args([
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args([
         "--concurrency",
         "128",
         "--connections",
@@ -69,8 +69,8 @@ async fn faults_leave_every_entry_accounted_for_exactly_once() {
     let log = dir.path().join("app.log");
     let lines = write_log(&log, 600);
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&log).arg("--report").arg(&report).args([
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args([
         "--concurrency",
         "32",
         "--max-retries",
@@ -129,12 +129,8 @@ async fn retry_archives_what_failed_without_duplicates() {
     let lines = write_log(&log, 200);
     let report = dir.path().join("report.txt");
     let failures = dir.path().join("report.txt.failed.csv");
-    let mut archive = job_command(&failing, "archive");
-    archive
-        .arg(&log)
-        .arg("--report")
-        .arg(&report)
-        .args(["--max-retries", "0"]);
+    let mut archive = archive_command(&failing, &log, &report);
+    archive.args(["--max-retries", "0"]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(2), "{}", finished.stderr);
     let failed = read_failures(&failures).unwrap();
@@ -187,12 +183,8 @@ async fn a_configured_rate_limit_keeps_the_provider_from_saying_429() {
     let log = dir.path().join("app.log");
     write_log(&log, 300);
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive
-        .arg(&log)
-        .arg("--report")
-        .arg(&report)
-        .args(["--rpm", "1800", "--concurrency", "64"]);
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args(["--rpm", "1800", "--concurrency", "64"]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     let stats = mock.stats().snapshot();
@@ -212,12 +204,8 @@ async fn adaptive_limiting_finds_an_undeclared_limit_with_few_429s() {
     let log = dir.path().join("app.log");
     write_log(&log, 200);
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive
-        .arg(&log)
-        .arg("--report")
-        .arg(&report)
-        .args(["--concurrency", "32"]);
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args(["--concurrency", "32"]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     assert!(
@@ -316,23 +304,15 @@ async fn the_real_loghub_logs_archive_completely() {
     let mock = start_mock(MockSettings::default()).await;
     let dir = tempfile::tempdir().unwrap();
     for name in ["Apache", "HDFS", "OpenSSH", "Zookeeper"] {
-        let log = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/loghub")
-            .join(name)
-            .join(format!("{name}_2k.log"));
+        let log = loghub_log(name);
         let text = std::fs::read_to_string(&log).unwrap();
         let lines: Vec<&str> = text
             .lines()
             .filter(|line| !line.trim().is_empty())
             .collect();
         let report = dir.path().join(format!("{name}.txt"));
-        let mut archive = job_command(&mock, "archive");
-        archive.arg(&log).arg("--report").arg(&report).args([
-            "--concurrency",
-            "32",
-            "--rpm",
-            "unlimited",
-        ]);
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args(["--concurrency", "32", "--rpm", "unlimited"]);
         let finished = finish(archive).await;
         assert_eq!(finished.code, Some(0), "{name}: {}", finished.stderr);
         assert_eq!(read_report(&report), expected_report(&lines), "{name}");
@@ -347,12 +327,8 @@ async fn overlong_lines_are_cut_with_a_marker() {
     let log = dir.path().join("long.log");
     std::fs::write(&log, format!("ERROR {}\nshort\n", "x".repeat(5000))).unwrap();
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive
-        .arg(&log)
-        .arg("--report")
-        .arg(&report)
-        .args(["--max-line-bytes", "100"]);
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args(["--max-line-bytes", "100"]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     let raws = report_raw_lines(&read_report(&report));
@@ -456,8 +432,7 @@ async fn a_stack_trace_is_one_entry() {
     )
     .unwrap();
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&log).arg("--report").arg(&report);
+    let archive = archive_command(&mock, &log, &report);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     let raws = report_raw_lines(&read_report(&report));
@@ -468,11 +443,8 @@ async fn a_stack_trace_is_one_entry() {
     );
 
     let unfolded = dir.path().join("unfolded.txt");
-    let mut off = job_command(&mock, "archive");
-    off.arg(&log)
-        .arg("--report")
-        .arg(&unfolded)
-        .args(["--multiline", "off"]);
+    let mut off = archive_command(&mock, &log, &unfolded);
+    off.args(["--multiline", "off"]);
     assert_eq!(finish(off).await.code, Some(0));
     assert_eq!(report_raw_lines(&read_report(&unfolded)).len(), 6);
     mock.stop().await;

@@ -7,13 +7,6 @@ mod common;
 use common::*;
 use log_archiver::mock::MockSettings;
 
-fn loghub_log(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/loghub")
-        .join(name)
-        .join(format!("{name}_2k.log"))
-}
-
 #[tokio::test]
 async fn template_grouping_needs_ten_times_fewer_requests_on_real_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,14 +19,8 @@ async fn template_grouping_needs_ten_times_fewer_requests_on_real_logs() {
             .filter(|line| !line.trim().is_empty())
             .collect();
         let report = dir.path().join(format!("{name}.txt"));
-        let mut archive = job_command(&mock, "archive");
-        archive.arg(&log).arg("--report").arg(&report).args([
-            "--dedup",
-            "template",
-            "--rpm",
-            "unlimited",
-            "--json",
-        ]);
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args(["--dedup", "template", "--rpm", "unlimited", "--json"]);
         let finished = finish(archive).await;
         assert_eq!(finished.code, Some(0), "{name}: {}", finished.stderr);
         let requests = mock.stats().snapshot().requests as usize;
@@ -61,17 +48,13 @@ async fn without_grouping_every_line_is_a_request() {
     let log = dir.path().join("repeats.log");
     std::fs::write(&log, "ERROR same\nERROR same\nERROR other\nERROR same\n").unwrap();
     let report = dir.path().join("report.txt");
-    let mut off = job_command(&mock, "archive");
-    off.arg(&log)
-        .arg("--report")
-        .arg(&report)
-        .args(["--dedup", "off"]);
+    let mut off = archive_command(&mock, &log, &report);
+    off.args(["--dedup", "off"]);
     assert_eq!(finish(off).await.code, Some(0));
     assert_eq!(mock.stats().snapshot().requests, 4);
 
     let exact_report = dir.path().join("exact.txt");
-    let mut exact = job_command(&mock, "archive");
-    exact.arg(&log).arg("--report").arg(&exact_report);
+    let exact = archive_command(&mock, &log, &exact_report);
     assert_eq!(finish(exact).await.code, Some(0));
     assert_eq!(
         mock.stats().snapshot().requests,
@@ -93,8 +76,8 @@ async fn filters_skip_entries_and_count_them() {
     )
     .unwrap();
     let report = dir.path().join("report.txt");
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&log).arg("--report").arg(&report).args([
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args([
         "--min-level",
         "warn",
         "--grep",
@@ -136,15 +119,13 @@ async fn explanations_are_kept_for_later_runs_on_the_same_report() {
     let report = dir.path().join("report.txt");
     let first = dir.path().join("first.log");
     std::fs::write(&first, "ERROR a\nERROR b\n").unwrap();
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&first).arg("--report").arg(&report);
+    let archive = archive_command(&mock, &first, &report);
     assert_eq!(finish(archive).await.code, Some(0));
     assert_eq!(mock.stats().snapshot().requests, 2);
 
     let second = dir.path().join("second.log");
     std::fs::write(&second, "ERROR b\nERROR c\nERROR a\n").unwrap();
-    let mut archive = job_command(&mock, "archive");
-    archive.arg(&second).arg("--report").arg(&report);
+    let archive = archive_command(&mock, &second, &report);
     assert_eq!(finish(archive).await.code, Some(0));
     assert_eq!(mock.stats().snapshot().requests, 3, "only ERROR c was new");
     assert_eq!(

@@ -137,8 +137,7 @@ async fn a_leftover_checkpoint_needs_resume_and_must_match_the_input() {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
 
-    let mut fresh = job_command(&mock, "archive");
-    fresh.arg(&log).arg("--report").arg(&report);
+    let fresh = archive_command(&mock, &log, &report);
     let finished = finish(fresh).await;
     assert_eq!(finished.code, Some(1));
     assert!(

@@ -130,6 +130,21 @@ pub fn job_command(mock: &MockLlm, subcommand: &str) -> Command {
     command
 }
 
+/// `log-archiver archive LOG --report REPORT` pointed at `mock`.
+pub fn archive_command(mock: &MockLlm, log: &Path, report: &Path) -> Command {
+    let mut archive = job_command(mock, "archive");
+    archive.arg(log).arg("--report").arg(report);
+    archive
+}
+
+/// One of the real 2,000-line logs in ../shared/loghub, such as `HDFS`.
+pub fn loghub_log(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/loghub")
+        .join(name)
+        .join(format!("{name}_2k.log"))
+}
+
 /// Writes `count` distinct log lines to `path` and returns them.
 pub fn write_log(path: &Path, count: usize) -> Vec<String> {
     let lines: Vec<String> = (1..=count)
