@@ -26,10 +26,7 @@ async fn start_server(
     )
     .await
     .unwrap();
-    let http_settings = HttpServerSettings {
-        sampling_timeout: settings.sampling_timeout,
-        extra_allowed_hosts: Vec::new(),
-    };
+    let http_settings = HttpServerSettings::loopback(&settings, None);
     let server = LogArchiverServer::new(settings, writer.clone());
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     (
@@ -60,7 +57,10 @@ async fn two_hundred_concurrent_calls_give_two_hundred_whole_records() {
     .await;
     let (_dir, report) = scratch_report();
     let (server, writer) = start_server(&report, ToolSettings::default()).await;
-    let target = ServerTarget::Http { url: server.url() };
+    let target = ServerTarget::Http {
+        url: server.url(),
+        auth_token: None,
+    };
     let mut sessions = Vec::new();
     for _ in 0..4 {
         let handler = SamplingHandler::new(mock_backend(&mock));
@@ -131,7 +131,10 @@ async fn sampling_timeout_gives_a_tool_error_and_the_server_keeps_serving() {
         ..ToolSettings::default()
     };
     let (server, writer) = start_server(&report, settings).await;
-    let target = ServerTarget::Http { url: server.url() };
+    let target = ServerTarget::Http {
+        url: server.url(),
+        auth_token: None,
+    };
 
     let stalled = connect(&target, SamplingHandler::new(Arc::new(StalledBackend)))
         .await

@@ -254,6 +254,7 @@ impl ToolArgs {
             prompt: self.prompt.clone(),
             max_tokens: self.max_tokens,
             sampling_timeout: self.sampling_timeout,
+            ..ToolSettings::default()
         }
     }
 }

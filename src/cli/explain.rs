@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::args::LlmArgs;
 use crate::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
+use crate::server::{AUTH_TOKEN_ENV, AuthToken};
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
@@ -17,6 +18,10 @@ pub struct ExplainArgs {
     /// The MCP server's Streamable HTTP endpoint.
     #[arg(long, default_value = "http://127.0.0.1:8000/mcp")]
     pub server: String,
+
+    /// The bearer token the server asks for (see `serve --auth-token`).
+    #[arg(long, env = AUTH_TOKEN_ENV, hide_env_values = true, value_parser = AuthToken::parse)]
+    pub auth_token: Option<AuthToken>,
 
     /// Start this command as a stdio MCP server instead of connecting over HTTP
     /// (e.g. "log-archiver serve --stdio").
@@ -32,6 +37,7 @@ impl ExplainArgs {
         let Some(command) = &self.stdio_server else {
             return Ok(ServerTarget::Http {
                 url: self.server.clone(),
+                auth_token: self.auth_token.clone(),
             });
         };
         let mut words = shell_words::split(command)

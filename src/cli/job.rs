@@ -12,11 +12,13 @@ use super::args::{JobLlmArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
 use regex::Regex;
 
+use crate::client::ServerTarget;
 use crate::dedup::DedupMode;
 use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
+use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 
 /// Options of a bulk job.
@@ -29,6 +31,10 @@ pub struct JobArgs {
     /// An external MCP server to send entries through, instead of the built-in one.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+
+    /// The bearer token the --server asks for (see `serve --auth-token`).
+    #[arg(long, env = AUTH_TOKEN_ENV, hide_env_values = true, value_parser = AuthToken::parse, requires = "server")]
+    pub auth_token: Option<AuthToken>,
 
     /// MCP sessions to the server.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -110,12 +116,20 @@ impl JobArgs {
             input,
             report: self.report.clone(),
             failures,
-            server: self.server.clone(),
+            server: self.server.clone().map(|url| ServerTarget::Http {
+                url,
+                auth_token: self.auth_token.clone(),
+            }),
             connections: self.connections as usize,
             concurrency: self.concurrency as usize,
             max_line_bytes,
             resume,
-            tool: self.tool.settings(),
+            tool: ToolSettings {
+                // The reader cuts lines; the built-in server takes whatever it hands over,
+                // even when every byte became a 3-byte replacement character.
+                max_log_line_bytes: max_line_bytes.saturating_mul(3).saturating_add(1024),
+                ..self.tool.settings()
+            },
             progress: self.progress,
             dedup: self.dedup,
             cost: CostPlan {

@@ -10,7 +10,10 @@ use tokio::net::TcpListener;
 use super::args::ToolArgs;
 use super::signal::shutdown_requested;
 use crate::report::{OrderPolicy, ReportWriter};
-use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, serve_stdio};
+use crate::server::{
+    AUTH_TOKEN_ENV, AuthToken, DEFAULT_MAX_LOG_LINE_BYTES, HttpServer, HttpServerSettings,
+    LogArchiverServer, serve_stdio,
+};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -30,12 +33,46 @@ pub struct ServeArgs {
     #[arg(long, default_value = "incident_report.txt")]
     pub report: PathBuf,
 
+    /// A secret every HTTP request must carry as `Authorization: Bearer <token>` (at least 16
+    /// characters); required when listening on a non-loopback address. Prefer the environment
+    /// variable: a flag shows in the process list.
+    #[arg(long, env = AUTH_TOKEN_ENV, hide_env_values = true, value_parser = AuthToken::parse)]
+    pub auth_token: Option<AuthToken>,
+
+    /// A host name clients use to reach a non-loopback server, accepted in the `Host` header
+    /// (repeatable; loopback names and the --host address are always accepted).
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+
+    /// A browser origin allowed to call the server, such as https://app.example.com (repeatable;
+    /// loopback origins are always allowed, requests without an Origin header pass).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+
+    /// The longest log line the tool accepts, in bytes; longer ones get a tool error.
+    #[arg(long, default_value_t = DEFAULT_MAX_LOG_LINE_BYTES, value_parser = parse_line_limit)]
+    pub max_log_line_bytes: usize,
+
     #[command(flatten)]
     pub tool: ToolArgs,
 }
 
+fn parse_line_limit(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(bytes) if bytes >= 64 => Ok(bytes),
+        _ => Err(format!("'{text}' is not a number of bytes of at least 64")),
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let tool = args.tool.settings();
+    let mut tool = args.tool.settings();
+    tool.max_log_line_bytes = args.max_log_line_bytes;
+    let access = Access {
+        auth_token: args.auth_token.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
+        max_request_bytes: tool.max_request_bytes(),
+    };
     let policy = OrderPolicy::shared_server(tool.sampling_timeout);
     let (writer, writer_done) = ReportWriter::start(&args.report, policy).await?;
     let sampling_timeout = tool.sampling_timeout;
@@ -43,35 +80,61 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let outcome = if args.stdio {
         serve_stdio(server).await
     } else {
-        serve_http(&args.host, args.port, sampling_timeout, server).await
+        serve_http(&args.host, args.port, sampling_timeout, access, server).await
     };
     writer.stop();
     let _ = writer_done.await;
     outcome.map(|()| ExitCode::SUCCESS)
 }
 
+/// Who may use the HTTP server.
+struct Access {
+    auth_token: Option<AuthToken>,
+    allowed_hosts: Vec<String>,
+    allowed_origins: Vec<String>,
+    max_request_bytes: usize,
+}
+
 async fn serve_http(
     host: &str,
     port: u16,
     sampling_timeout: Duration,
+    access: Access,
     server: LogArchiverServer,
 ) -> anyhow::Result<()> {
-    let listener = TcpListener::bind((host, port))
+    let addresses: Vec<_> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot resolve --host {host}: {error}"))?
+        .collect();
+    let all_loopback = addresses.iter().all(|address| address.ip().is_loopback());
+    if !all_loopback && access.auth_token.is_none() {
+        anyhow::bail!(
+            "refusing to listen on {host}, a non-loopback address, without a token: set \
+             {AUTH_TOKEN_ENV} (or --auth-token) so that only clients holding it can use the \
+             server and the LLM of its clients"
+        );
+    }
+    let listener = TcpListener::bind(addresses.as_slice())
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {host}:{port}: {error}"))?;
-    let is_loopback = listener.local_addr()?.ip().is_loopback();
-    if !is_loopback {
+    let address = listener.local_addr()?.ip();
+    let mut extra_allowed_hosts = access.allowed_hosts;
+    if !address.is_loopback() && !address.is_unspecified() {
+        extra_allowed_hosts.push(host.to_string());
+    }
+    // Listening on every interface, the names clients use are unknown unless given.
+    let check_hosts = !address.is_unspecified() || !extra_allowed_hosts.is_empty();
+    if !check_hosts {
         tracing::warn!(
-            "listening on a non-loopback address: anyone who can reach it can use your client's LLM"
+            "the Host header is not checked: pass --allowed-host with the names clients use"
         );
     }
     let settings = HttpServerSettings {
         sampling_timeout,
-        extra_allowed_hosts: if is_loopback {
-            Vec::new()
-        } else {
-            vec![host.to_string()]
-        },
+        extra_allowed_hosts: check_hosts.then_some(extra_allowed_hosts),
+        extra_allowed_origins: access.allowed_origins,
+        auth_token: access.auth_token,
+        max_request_bytes: access.max_request_bytes,
     };
     let http = HttpServer::start(listener, server, settings)?;
     eprintln!("Log-Archiver MCP server listening on {}", http.url());

@@ -6,6 +6,7 @@ use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{RoleClient, ServiceExt};
 
 use super::sampling::SamplingHandler;
+use crate::server::AuthToken;
 
 /// How many requests one HTTP session may have open at once; bulk jobs bound their own calls.
 const MAX_CALLS_PER_SESSION: usize = 1024;
@@ -16,8 +17,12 @@ pub type ClientSession = RunningService<RoleClient, SamplingHandler>;
 /// Where the MCP server is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerTarget {
-    /// A Streamable HTTP endpoint, such as `http://127.0.0.1:8000/mcp`.
-    Http { url: String },
+    /// A Streamable HTTP endpoint, such as `http://127.0.0.1:8000/mcp`, and the bearer token
+    /// it asks for.
+    Http {
+        url: String,
+        auth_token: Option<AuthToken>,
+    },
     /// A server started as a child process speaking MCP on its stdin and stdout.
     Stdio { program: String, args: Vec<String> },
 }
@@ -25,7 +30,7 @@ pub enum ServerTarget {
 impl std::fmt::Display for ServerTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Http { url } => write!(f, "{url}"),
+            Self::Http { url, .. } => write!(f, "{url}"),
             Self::Stdio { program, args } => write!(f, "stdio: {program} {}", args.join(" ")),
         }
     }
@@ -37,11 +42,13 @@ pub async fn connect(
     handler: SamplingHandler,
 ) -> anyhow::Result<ClientSession> {
     match target {
-        ServerTarget::Http { url } => {
-            let transport = StreamableHttpClientTransport::from_config(
-                StreamableHttpClientTransportConfig::with_uri(url.as_str())
-                    .max_concurrent_requests(MAX_CALLS_PER_SESSION),
-            );
+        ServerTarget::Http { url, auth_token } => {
+            let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str())
+                .max_concurrent_requests(MAX_CALLS_PER_SESSION);
+            if let Some(token) = auth_token {
+                config = config.auth_header(token.secret());
+            }
+            let transport = StreamableHttpClientTransport::from_config(config);
             handler
                 .serve(transport)
                 .await

@@ -37,7 +37,7 @@ use crate::llm::{
     RequestRate, RetryPolicy,
 };
 use crate::report::{OrderPolicy, ReportWriter};
-use crate::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
+use crate::server::{AuthToken, HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
 
 /// Where a job's entries come from.
 #[derive(Debug, Clone)]
@@ -63,8 +63,8 @@ pub struct JobSettings {
     pub report: PathBuf,
     /// Where this job writes its failures.
     pub failures: PathBuf,
-    /// An external server's URL; `None` runs the server in this process.
-    pub server: Option<String>,
+    /// An external server; `None` runs the server in this process.
+    pub server: Option<ServerTarget>,
     pub connections: usize,
     pub concurrency: usize,
     pub max_line_bytes: usize,
@@ -135,11 +135,17 @@ pub async fn run_job(
 
     let mut embedded = None;
     let target = match &settings.server {
-        Some(url) => ServerTarget::Http { url: url.clone() },
+        Some(target) => target.clone(),
         None => {
-            let server = EmbeddedServer::start(&settings.report, settings.tool.clone()).await?;
+            // Only this job may use the built-in server: other local processes could otherwise
+            // write records into its report.
+            let auth_token = AuthToken::random();
+            let server =
+                EmbeddedServer::start(&settings.report, settings.tool.clone(), auth_token.clone())
+                    .await?;
             let target = ServerTarget::Http {
                 url: server.http.url(),
+                auth_token: Some(auth_token),
             };
             embedded = Some(server);
             target
@@ -354,12 +360,9 @@ struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
-    async fn start(report: &Path, tool: ToolSettings) -> anyhow::Result<Self> {
+    async fn start(report: &Path, tool: ToolSettings, auth_token: AuthToken) -> anyhow::Result<Self> {
         let (writer, writer_done) = ReportWriter::start(report, OrderPolicy::job_owned()).await?;
-        let http_settings = HttpServerSettings {
-            sampling_timeout: tool.sampling_timeout,
-            extra_allowed_hosts: Vec::new(),
-        };
+        let http_settings = HttpServerSettings::loopback(&tool, Some(auth_token));
         let server = LogArchiverServer::new(tool, writer.clone());
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let http = HttpServer::start(listener, server, http_settings)?;

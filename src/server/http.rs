@@ -1,5 +1,6 @@
 //! The Streamable HTTP transport: the MCP endpoint at `/mcp`, one session per client, with a
-//! session keep-alive longer than any sampling call.
+//! session keep-alive longer than any sampling call, behind Host and Origin validation, a
+//! request size limit and, when set, a bearer token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::tool::LogArchiverServer;
+use super::auth::{AuthToken, require_token};
+use super::tool::{LogArchiverServer, ToolSettings};
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
@@ -20,9 +22,40 @@ pub const MCP_PATH: &str = "/mcp";
 pub struct HttpServerSettings {
     /// The longest a sampling call may take; idle sessions live well beyond it.
     pub sampling_timeout: Duration,
-    /// Host names accepted in the `Host` header besides the loopback names.
-    pub extra_allowed_hosts: Vec<String>,
+    /// Host names accepted in the `Host` header besides the loopback names; `None` turns the
+    /// check off (a server on every interface that was not told its public names).
+    pub extra_allowed_hosts: Option<Vec<String>>,
+    /// Browser origins accepted besides the loopback ones (a request without `Origin` passes).
+    pub extra_allowed_origins: Vec<String>,
+    /// Required of every request when set.
+    pub auth_token: Option<AuthToken>,
+    /// The largest request body accepted.
+    pub max_request_bytes: usize,
 }
+
+impl HttpServerSettings {
+    /// For a server on a loopback address serving `tool`, open to every local client unless
+    /// `auth_token` is set.
+    pub fn loopback(tool: &ToolSettings, auth_token: Option<AuthToken>) -> Self {
+        Self {
+            sampling_timeout: tool.sampling_timeout,
+            extra_allowed_hosts: Some(Vec::new()),
+            extra_allowed_origins: Vec::new(),
+            auth_token,
+            max_request_bytes: tool.max_request_bytes(),
+        }
+    }
+}
+
+/// Origins of pages served from this machine.
+const LOOPBACK_ORIGINS: [&str; 6] = [
+    "http://localhost:*",
+    "https://localhost:*",
+    "http://127.0.0.1:*",
+    "https://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://[::1]:*",
+];
 
 /// A running Streamable HTTP server.
 pub struct HttpServer {
@@ -44,14 +77,30 @@ impl HttpServer {
         session_config.keep_alive = Some(session_keep_alive(settings.sampling_timeout));
         let mut sessions = LocalSessionManager::default();
         sessions.session_config = session_config;
-        let mut allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
-        allowed_hosts.extend(settings.extra_allowed_hosts);
-        let config = StreamableHttpServerConfig::default()
-            .with_allowed_hosts(allowed_hosts)
+        let mut config = StreamableHttpServerConfig::default()
+            .with_allowed_origins(
+                LOOPBACK_ORIGINS
+                    .iter()
+                    .map(|origin| origin.to_string())
+                    .chain(settings.extra_allowed_origins),
+            )
+            .enforce_origin_validation()
+            .with_max_request_body_bytes(settings.max_request_bytes)
             .with_cancellation_token(shutdown.child_token());
+        config = match settings.extra_allowed_hosts {
+            Some(extra) => {
+                let mut allowed = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+                allowed.extend(extra);
+                config.with_allowed_hosts(allowed)
+            }
+            None => config.disable_allowed_hosts(),
+        };
         let service =
             StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
-        let router = axum::Router::new().nest_service(MCP_PATH, service);
+        let mut router = axum::Router::new().nest_service(MCP_PATH, service);
+        if let Some(token) = settings.auth_token {
+            router = router.layer(axum::middleware::from_fn_with_state(token, require_token));
+        }
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)

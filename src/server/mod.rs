@@ -1,13 +1,15 @@
 //! The MCP server "Log-Archiver": the `process_log_entry` tool and the transports that serve it
-//! (Streamable HTTP and stdio).
+//! (Streamable HTTP and stdio), and who may use them.
 
+mod auth;
 mod http;
 mod prompt;
 mod tool;
 
+pub use auth::{AUTH_TOKEN_ENV, AuthToken};
 pub use http::{HttpServer, HttpServerSettings, MCP_PATH};
 pub use prompt::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, SYSTEM_PROMPT};
-pub use tool::{LogArchiverServer, SERVER_NAME, TOOL_NAME, ToolSettings};
+pub use tool::{DEFAULT_MAX_LOG_LINE_BYTES, LogArchiverServer, SERVER_NAME, TOOL_NAME, ToolSettings};
 
 use rmcp::ServiceExt;
 

@@ -37,6 +37,23 @@ pub struct ToolSettings {
     pub max_tokens: u32,
     /// How long to wait for the client's answer to one sampling request.
     pub sampling_timeout: Duration,
+    /// The longest `log_line` accepted, in bytes.
+    pub max_log_line_bytes: usize,
+}
+
+/// The default limit on one `log_line`.
+pub const DEFAULT_MAX_LOG_LINE_BYTES: usize = 1024 * 1024;
+
+impl ToolSettings {
+    /// The largest request body that can carry the longest accepted `log_line`, even when
+    /// every byte of it must be escaped in JSON.
+    pub fn max_request_bytes(&self) -> usize {
+        const FLOOR: usize = 4 * 1024 * 1024;
+        self.max_log_line_bytes
+            .saturating_mul(6)
+            .saturating_add(64 * 1024)
+            .max(FLOOR)
+    }
 }
 
 impl Default for ToolSettings {
@@ -45,6 +62,7 @@ impl Default for ToolSettings {
             prompt: PromptTemplate::default(),
             max_tokens: 100,
             sampling_timeout: Duration::from_secs(120),
+            max_log_line_bytes: DEFAULT_MAX_LOG_LINE_BYTES,
         }
     }
 }
@@ -96,7 +114,11 @@ impl LogArchiverServer {
         let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        let outcome = match self.explain(&peer, &args.log_line).await {
+        let outcome = match self.check_size(&args.log_line) {
+            Ok(()) => self.explain(&peer, &args.log_line).await,
+            Err(failure) => Err(failure),
+        };
+        let outcome = match outcome {
             Ok(analysis) => {
                 self.archive(order.as_ref(), format_record(&args.log_line, &analysis))
                     .await
@@ -117,6 +139,23 @@ impl LogArchiverServer {
 }
 
 impl LogArchiverServer {
+    /// Refuses a line longer than the configured limit.
+    fn check_size(&self, log_line: &str) -> Result<(), ToolFailure> {
+        let limit = self.settings.max_log_line_bytes;
+        if log_line.len() <= limit {
+            return Ok(());
+        }
+        Err(ToolFailure::new(
+            "log_line_too_long",
+            None,
+            format!(
+                "The log line is {} bytes, more than this server's limit of {limit} bytes \
+                 (--max-log-line-bytes); nothing was archived.",
+                log_line.len()
+            ),
+        ))
+    }
+
     /// Hands a record to the writer: in the job's order when the call carries one.
     async fn archive(&self, order: Option<&EntryOrder>, record: String) -> Result<(), ToolFailure> {
         let write_failed = |error: ReportWriterError| {
