@@ -42,7 +42,10 @@ async fn a_token_is_required_of_every_request_when_set() {
     let (_dir, report) = scratch_report();
     let server = ServeProcess::start(&report, &["--auth-token", TOKEN]).await;
 
-    assert_eq!(initialize_status(&server.url, &[]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        initialize_status(&server.url, &[]).await,
+        StatusCode::UNAUTHORIZED
+    );
     let wrong = format!("Bearer {TOKEN}x");
     assert_eq!(
         initialize_status(&server.url, &[("Authorization", &wrong)]).await,

@@ -18,8 +18,8 @@ use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
-use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
+use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 
 /// Options of a bulk job.
 #[derive(Debug, Args)]

@@ -360,7 +360,11 @@ struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
-    async fn start(report: &Path, tool: ToolSettings, auth_token: AuthToken) -> anyhow::Result<Self> {
+    async fn start(
+        report: &Path,
+        tool: ToolSettings,
+        auth_token: AuthToken,
+    ) -> anyhow::Result<Self> {
         let (writer, writer_done) = ReportWriter::start(report, OrderPolicy::job_owned()).await?;
         let http_settings = HttpServerSettings::loopback(&tool, Some(auth_token));
         let server = LogArchiverServer::new(tool, writer.clone());
