@@ -354,21 +354,22 @@ async fn a_missing_input_is_a_clear_error() {
     mock.stop().await;
 }
 
-#[tokio::test]
-async fn a_budget_stops_sending_and_lists_the_rest_for_retry() {
+/// Archives 100 lines one at a time under `budget` and checks that the job stops sending before
+/// the budget runs out, listing every entry not sent for `retry`; returns the summary.
+async fn archive_under_budget(budget: &[&str]) -> serde_json::Value {
     let mock = start_mock(MockSettings::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     let lines = write_log(&log, 100);
     let report = dir.path().join("report.txt");
     let mut archive = job_command(&mock, "archive");
-    // At $1 per million tokens each entry is estimated at about $0.0002: $0.002 buys ten.
     archive
         .arg(&log)
         .arg("--report")
         .arg(&report)
         .args(["--price", "budget-model=1/1", "--model", "budget-model"])
-        .args(["--max-cost", "0.002", "--concurrency", "1", "--json"]);
+        .args(budget)
+        .args(["--concurrency", "1", "--json"]);
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(2), "{}", finished.stderr);
     let archived = report_raw_lines(&read_report(&report));
@@ -385,10 +386,26 @@ async fn a_budget_stops_sending_and_lists_the_rest_for_retry() {
             .all(|row| row.error_kind == "budget_exhausted")
     );
     assert_eq!(failures[0].raw, lines[archived.len()]);
-    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    mock.stop().await;
+    serde_json::from_str(finished.stdout.trim()).unwrap()
+}
+
+#[tokio::test]
+async fn a_cost_budget_stops_sending_and_lists_the_rest_for_retry() {
+    // At $1 per million tokens each entry is estimated at about $0.0002: $0.002 buys ten.
+    let summary = archive_under_budget(&["--max-cost", "0.002"]).await;
     let cost = summary["estimated_cost_usd"].as_f64().unwrap();
     assert!(cost > 0.0 && cost <= 0.002, "{cost}");
-    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_budget_stops_sending_and_lists_the_rest_for_retry() {
+    // Each entry reserves about 130 input and 100 output tokens: 2,500 buy ten.
+    let summary = archive_under_budget(&["--max-llm-tokens", "2500"]).await;
+    let counters = &summary["counters"];
+    let tokens =
+        counters["input_tokens"].as_u64().unwrap() + counters["output_tokens"].as_u64().unwrap();
+    assert!(tokens > 0 && tokens <= 2500, "{tokens}");
 }
 
 #[tokio::test]

@@ -62,6 +62,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
             prices: PriceTable::default(),
             model: "mock".into(),
             max_usd: None,
+            max_tokens: None,
         },
         llm: LlmPlan {
             backend: Arc::new(backend),

@@ -76,6 +76,11 @@ pub struct JobArgs {
     #[arg(long, value_name = "USD", value_parser = parse_budget)]
     pub max_cost: Option<f64>,
 
+    /// Stop sending entries before the job's LLM use (input plus output tokens, each entry
+    /// counted at its --max-tokens) would exceed this many tokens; the rest is listed for `retry`.
+    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_llm_tokens: Option<u64>,
+
     /// A model's price, as MODEL=INPUT/OUTPUT in US dollars per million tokens (repeatable;
     /// list prices of current Claude and GPT models are known).
     #[arg(long = "price", value_name = "MODEL=IN/OUT", value_parser = parse_price)]
@@ -141,6 +146,7 @@ impl JobArgs {
                     }),
                 model: backend.model.clone(),
                 max_usd: self.max_cost,
+                max_tokens: self.max_llm_tokens,
             },
             multiline: MultilineMode::Off,
             filter: EntryFilter {

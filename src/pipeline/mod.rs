@@ -2,6 +2,7 @@
 //! actors, the failures file, checkpoints, progress and the summary. `run_job` wires a job
 //! together: the server (in-process unless one is given), the sampler pool, the supervisor.
 
+mod budget;
 pub mod checkpoint;
 mod connection;
 pub mod failures;
@@ -28,7 +29,8 @@ use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::multiline::{MultilineMode, fold};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
-use self::supervisor::{Budget, CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
+use self::budget::{Budget, CostLimit};
+use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::files::sibling;
@@ -89,6 +91,8 @@ pub struct CostPlan {
     pub model: String,
     /// Stop sending before the estimated cost would exceed this many US dollars.
     pub max_usd: Option<f64>,
+    /// Stop sending before the job's LLM use would exceed this many tokens.
+    pub max_tokens: Option<u64>,
 }
 
 /// What a finished job hands back.
@@ -179,7 +183,7 @@ pub async fn run_job(
         JobInput::Log(source) => input::count_lines(source),
         JobInput::Failures(_) => None,
     };
-    let budget = match settings.cost.max_usd {
+    let cost = match settings.cost.max_usd {
         None => None,
         Some(max_usd) => {
             let estimate_prices = settings.cost.prices.prices(&settings.cost.model).ok_or_else(|| {
@@ -190,14 +194,18 @@ pub async fn run_job(
                     settings.cost.model
                 )
             })?;
-            Some(Budget {
+            Some(CostLimit {
                 max_usd,
                 prices: settings.cost.prices.clone(),
                 estimate_prices,
-                max_tokens: settings.tool.max_tokens,
             })
         }
     };
+    let budget = (cost.is_some() || settings.cost.max_tokens.is_some()).then(|| Budget {
+        cost,
+        max_tokens: settings.cost.max_tokens,
+        reserved_output_tokens: settings.tool.max_tokens,
+    });
     let plan = JobPlan {
         job: new_job_id(),
         target,

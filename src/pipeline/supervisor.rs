@@ -14,6 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::budget::{Budget, TokenCount};
 use super::checkpoint::{Checkpoint, InputIdentity};
 use super::connection::{ConnectionActor, ConnectionArgs, ConnectionMessage};
 use super::failures::{FailureRow, FailuresWriter};
@@ -21,7 +22,7 @@ use super::filter::EntryFilter;
 use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
-use crate::llm::{LlmStats, PriceTable, Prices, estimate_tokens};
+use crate::llm::LlmStats;
 use crate::report::{ReportWriter, Resolution};
 
 /// How often progress is shown and the checkpoint written.
@@ -63,28 +64,6 @@ pub struct JobPlan {
     pub checkpoint: Option<CheckpointPlan>,
     pub progress: ProgressDisplay,
     pub llm_stats: Arc<LlmStats>,
-}
-
-/// A spending limit: no entry is sent once it could take the job's estimated cost past `max_usd`.
-pub struct Budget {
-    pub max_usd: f64,
-    pub prices: PriceTable,
-    /// The prices an entry is estimated at before it is sent.
-    pub estimate_prices: Prices,
-    /// Output tokens reserved per entry.
-    pub max_tokens: u32,
-}
-
-impl Budget {
-    /// A pessimistic estimate of one entry's cost: its text plus the prompt around it, and
-    /// every output token it may use.
-    fn entry_estimate(&self, text: &str) -> f64 {
-        const PROMPT_TOKENS: u64 = 120;
-        self.estimate_prices.cost(
-            estimate_tokens(text) + PROMPT_TOKENS,
-            u64::from(self.max_tokens),
-        )
-    }
 }
 
 /// Where a job writes checkpoints, and what input they belong to.
@@ -194,8 +173,9 @@ struct ConnectionSlot {
 
 pub struct SupervisorState {
     myself: ActorRef<SupervisorMessage>,
-    /// Set once the budget would be exceeded: every entry left is listed for `retry` unsent.
-    over_budget: bool,
+    /// Set, with the limit's name, once the budget would be exceeded: every entry left is
+    /// listed for `retry` unsent.
+    over_budget: Option<String>,
     plan: PlanParts,
     failures_broken: bool,
     started: Instant,
@@ -264,7 +244,7 @@ impl Actor for Supervisor {
         settled.output_tokens = 0;
         Ok(SupervisorState {
             myself: myself.clone(),
-            over_budget: false,
+            over_budget: None,
             failures_broken: false,
             plan: PlanParts {
                 job: plan.job,
@@ -483,10 +463,11 @@ impl SupervisorState {
 
     /// Sends waiting entries while calls and connections are free.
     fn send_waiting(&mut self) {
-        if self.stopping.is_some() || self.over_budget {
+        if self.stopping.is_some() || self.over_budget.is_some() {
             return;
         }
-        let mut committed = self.spent_usd();
+        let spent = self.plan.llm_stats.tokens_by_model();
+        let mut reserved = self.reserved_tokens();
         while self.in_flight < self.plan.concurrency {
             let Some(index) = self.least_busy_connection() else {
                 return;
@@ -502,13 +483,13 @@ impl SupervisorState {
                 continue;
             };
             if let Some(budget) = &self.plan.budget {
-                let estimate = budget.entry_estimate(&text);
-                if committed + estimate > budget.max_usd {
+                let with_entry = reserved + budget.entry_estimate(&text);
+                if let Err(limit) = budget.check(&spent, with_entry) {
                     self.waiting.push_front(seq);
-                    self.over_budget = true;
+                    self.over_budget = Some(limit);
                     return;
                 }
-                committed += estimate;
+                reserved = with_entry;
             }
             let Some(slot) = self.entry_mut(seq) else {
                 continue;
@@ -527,17 +508,12 @@ impl SupervisorState {
         }
     }
 
-    /// The estimated cost so far plus, pessimistically, that of every entry in flight.
-    fn spent_usd(&self) -> f64 {
+    /// The most the entries in flight may still use.
+    fn reserved_tokens(&self) -> TokenCount {
         let Some(budget) = &self.plan.budget else {
-            return 0.0;
+            return TokenCount::default();
         };
-        let spent = budget
-            .prices
-            .cost(&self.plan.llm_stats.tokens_by_model())
-            .unwrap_or(0.0);
-        let in_flight = self
-            .held
+        self.held
             .values()
             .filter_map(|held| match &held.slot {
                 Slot::Entry(entry) if entry.connection.is_some() => {
@@ -545,27 +521,20 @@ impl SupervisorState {
                 }
                 _ => None,
             })
-            .sum::<f64>();
-        spent + in_flight
+            .fold(TokenCount::default(), |total, entry| total + entry)
     }
 
     /// Once over budget, lists every entry still waiting as failed, unsent, for `retry`.
     async fn list_unaffordable(&mut self) {
-        if !self.over_budget {
+        let Some(limit) = self.over_budget.clone() else {
             return;
-        }
-        let max_usd = self
-            .plan
-            .budget
-            .as_ref()
-            .map_or(0.0, |budget| budget.max_usd);
+        };
         while let Some(seq) = self.waiting.pop_front() {
             let Some(slot) = self.entry_mut(seq) else {
                 continue;
             };
             let (line, raw) = (slot.entry.line_number, slot.entry.text.clone());
-            let message =
-                format!("not sent: the --max-cost budget of ${max_usd} would be exceeded");
+            let message = format!("not sent: {limit}");
             let settled = self
                 .give_up(seq, line, raw, "budget_exhausted".into(), message, 0)
                 .await;
