@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use log_archiver::client::ModelChoice;
+use log_archiver::client::{ModelChoice, SamplingRules};
 use log_archiver::dedup::DedupMode;
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings, PriceTable, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
@@ -69,6 +69,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
             models: ModelChoice::default(),
             limits: RateLimits::default(),
             retry: RetryPolicy::default(),
+            sampling: SamplingRules::default(),
         },
     };
     let (_interrupts, interrupt_receiver) = tokio::sync::mpsc::channel(1);

@@ -2,12 +2,15 @@
 //! backend and its limits.
 
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::ModelChoice;
+use crate::client::{
+    AuditLog, DEFAULT_MAX_SAMPLING_TOKENS, ModelChoice, SamplingPolicy, SamplingRules,
+};
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
     DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, LlmBackend, OFFLINE_MODEL, OfflineBackend,
@@ -61,6 +64,14 @@ pub struct LlmArgs {
     /// Longest wait for one LLM answer (seconds, or with a unit such as 2m).
     #[arg(long, default_value = "60", value_parser = parse_duration)]
     pub llm_timeout: Duration,
+
+    /// Most output tokens granted to one sampling request, whatever the server asks for.
+    #[arg(long, default_value_t = DEFAULT_MAX_SAMPLING_TOKENS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_sampling_tokens: u32,
+
+    /// Append every sampling request (as sent to the LLM) and its answer to this JSONL file.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 fn parse_family(text: &str) -> Result<(String, String), String> {
@@ -129,6 +140,18 @@ impl LlmArgs {
             .fold(base, |choice, (family, model)| {
                 choice.with_family(family, model)
             })
+    }
+
+    /// The client's sampling rules, and its audit log of the requests of `server` when asked.
+    pub fn sampling_rules(&self, server: &str) -> anyhow::Result<SamplingRules> {
+        let audit = match &self.audit_log {
+            Some(path) => Some(Arc::new(AuditLog::open(path, server)?)),
+            None => None,
+        };
+        Ok(SamplingRules {
+            policy: SamplingPolicy::new(self.max_sampling_tokens),
+            audit,
+        })
     }
 
     /// Starts the chosen backend.

@@ -57,7 +57,8 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let target = args.target()?;
     let llm = args.llm.start().await?;
     eprintln!("LLM: {}", llm.description);
-    let handler = SamplingHandler::with_model_choice(llm.backend.clone(), llm.models.clone());
+    let handler = SamplingHandler::with_model_choice(llm.backend.clone(), llm.models.clone())
+        .with_rules(args.llm.sampling_rules(&target.to_string())?);
     let session = connect(&target, handler).await?;
     let mut all_succeeded = true;
     for line in &args.log_lines {

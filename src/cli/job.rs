@@ -159,6 +159,10 @@ impl JobArgs {
                 models: backend.models.clone(),
                 limits,
                 retry: self.llm.retry(),
+                sampling: self
+                    .llm
+                    .choice
+                    .sampling_rules(self.server.as_deref().unwrap_or("the built-in server"))?,
             },
         };
         Ok((settings, backend))

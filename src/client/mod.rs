@@ -1,15 +1,21 @@
 //! The MCP client side: the sampling handler that answers a server's `sampling/createMessage`
-//! with an LLM backend, connections to a server over Streamable HTTP or stdio, and the call of
+//! with an LLM backend under the client's sampling policy (with an optional audit log), connections to a server over Streamable HTTP or stdio, and the call of
 //! `process_log_entry`.
 
+mod audit;
 mod connect;
 mod model_choice;
+mod policy;
 mod sampler;
 mod sampling;
 mod tool_call;
 
+pub use audit::AuditLog;
 pub use connect::{ClientSession, ServerTarget, connect};
 pub use model_choice::ModelChoice;
+pub use policy::{DEFAULT_MAX_SAMPLING_TOKENS, SamplingPolicy};
 pub use sampler::SamplerPool;
-pub use sampling::{CLIENT_NAME, SamplingHandler, completion_request_from, sampling_result_from};
+pub use sampling::{
+    CLIENT_NAME, SamplingHandler, SamplingRules, completion_request_from, sampling_result_from,
+};
 pub use tool_call::{ToolOutcome, process_log_entry, process_log_entry_with_meta};

@@ -1,10 +1,12 @@
-//! Answers the server's sampling requests: maps MCP `sampling/createMessage` onto a provider
-//! completion, calls the LLM backend, and maps the completion back.
+//! Answers the server's sampling requests: checks them against the client's policy, maps MCP
+//! `sampling/createMessage` onto a provider completion, calls the LLM backend, maps the
+//! completion back, and records both in the audit log when one is kept.
 
 // Sampling is deprecated in the newest protocol revision but is what classic servers speak.
 #![allow(deprecated)]
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rmcp::model::{
     ClientCapabilities, ClientInfo, CreateMessageRequestParams, CreateMessageResult,
@@ -13,18 +15,29 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 
+use super::audit::{AuditLog, AuditOutcome};
 use super::model_choice::ModelChoice;
+use super::policy::{CallInProgress, SamplingPolicy};
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
 use crate::protocol::FailureDetail;
 
 /// The client's name in the MCP handshake.
 pub const CLIENT_NAME: &str = "log-archiver";
 
+/// What the client agrees to sample, and where it records what it did.
+#[derive(Clone, Default)]
+pub struct SamplingRules {
+    pub policy: SamplingPolicy,
+    pub audit: Option<Arc<AuditLog>>,
+}
+
 /// An MCP client handler that declares sampling and answers it with an LLM backend.
 #[derive(Clone)]
 pub struct SamplingHandler {
     backend: Arc<dyn LlmBackend>,
     models: Arc<ModelChoice>,
+    policy: SamplingPolicy,
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl SamplingHandler {
@@ -38,8 +51,40 @@ impl SamplingHandler {
         Self {
             backend,
             models: Arc::new(models),
+            policy: SamplingPolicy::default(),
+            audit: None,
         }
     }
+
+    /// Answers only what the rules' policy admits, and keeps their audit log.
+    pub fn with_rules(mut self, rules: SamplingRules) -> Self {
+        self.policy = rules.policy;
+        self.audit = rules.audit;
+        self
+    }
+
+    /// Marks one of this client's tool calls as in progress, which lets the server sample.
+    pub fn call_started(&self) -> CallInProgress {
+        self.policy.call_started()
+    }
+
+    fn audit(
+        &self,
+        requested_max_tokens: u32,
+        request: Option<&CompletionRequest>,
+        outcome: AuditOutcome<'_>,
+        started: Instant,
+    ) {
+        if let Some(audit) = &self.audit {
+            audit.record(requested_max_tokens, request, outcome, started.elapsed());
+        }
+    }
+}
+
+/// The error a sampling request gets, with its classification for the server.
+fn sampling_error(kind: String, attempts: Option<u32>, message: String) -> ErrorData {
+    let data = serde_json::to_value(FailureDetail { kind, attempts }).expect("details serialize");
+    ErrorData::internal_error(message, Some(data))
 }
 
 impl ClientHandler for SamplingHandler {
@@ -48,27 +93,46 @@ impl ClientHandler for SamplingHandler {
         params: CreateMessageRequestParams,
         context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, ErrorData> {
+        let started = Instant::now();
+        let requested = params.max_tokens;
+        let granted = match self.policy.admit(requested) {
+            Ok(granted) => granted,
+            Err(reason) => {
+                self.audit(requested, None, AuditOutcome::Refused(&reason), started);
+                return Err(sampling_error("sampling_refused".into(), None, reason));
+            }
+        };
         let model = self.models.choose(params.model_preferences.as_ref());
         let mut request = completion_request_from(params)
             .map_err(|message| ErrorData::invalid_params(message, None))?;
         request.model = model;
+        request.max_tokens = granted;
+        let sent = self.audit.as_ref().map(|_| request.clone());
         // A server that gave up (timeout, cancellation) frees the sampler and the rate budget.
         let outcome = tokio::select! {
             outcome = self.backend.complete(request) => outcome,
             () = context.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the server cancelled the sampling request", None));
+                let message = "the server cancelled the sampling request";
+                let outcome = AuditOutcome::Failed { kind: "cancelled", message };
+                self.audit(requested, sent.as_ref(), outcome, started);
+                return Err(ErrorData::internal_error(message, None));
             }
         };
         match outcome {
-            Ok(completion) => Ok(sampling_result_from(completion)),
+            Ok(completion) => {
+                let outcome = AuditOutcome::Answered(&completion);
+                self.audit(requested, sent.as_ref(), outcome, started);
+                Ok(sampling_result_from(completion))
+            }
             Err(error) => {
                 tracing::debug!(kind = ?error.kind, "sampling request failed: {error}");
-                let detail = FailureDetail {
-                    kind: error.kind.failure_kind(),
-                    attempts: Some(error.attempts),
+                let kind = error.kind.failure_kind();
+                let outcome = AuditOutcome::Failed {
+                    kind: &kind,
+                    message: &error.message,
                 };
-                let data = serde_json::to_value(detail).expect("details serialize");
-                Err(ErrorData::internal_error(error.message, Some(data)))
+                self.audit(requested, sent.as_ref(), outcome, started);
+                Err(sampling_error(kind, Some(error.attempts), error.message))
             }
         }
     }

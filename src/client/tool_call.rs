@@ -58,5 +58,6 @@ pub async fn process_log_entry_with_meta(
     if !meta.0.is_empty() {
         params.meta = Some(meta);
     }
+    let _in_progress = session.service().call_started();
     session.call_tool(params).await
 }

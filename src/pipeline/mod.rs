@@ -23,15 +23,15 @@ use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use self::budget::{Budget, CostLimit};
 use self::checkpoint::{Checkpoint, InputIdentity};
 use self::failures::{FailuresWriter, read_failures};
 use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::multiline::{MultilineMode, fold};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
-use self::budget::{Budget, CostLimit};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
-use crate::client::{ModelChoice, SamplerPool, SamplingHandler, ServerTarget};
+use crate::client::{ModelChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget};
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::files::sibling;
 use crate::llm::{
@@ -57,6 +57,8 @@ pub struct LlmPlan {
     pub models: ModelChoice,
     pub limits: RateLimits,
     pub retry: RetryPolicy,
+    /// What the client agrees to sample, and its audit log.
+    pub sampling: SamplingRules,
 }
 
 /// Everything a bulk job is told.
@@ -177,7 +179,8 @@ pub async fn run_job(
         DedupBackend::new(samplers.clone(), settings.dedup)
             .with_store(&sibling(&settings.report, ".explanations.jsonl"))?,
     );
-    let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone());
+    let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
+        .with_rules(settings.llm.sampling.clone());
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),
@@ -201,7 +204,7 @@ pub async fn run_job(
             })
         }
     };
-    let budget = (cost.is_some() || settings.cost.max_tokens.is_some()).then(|| Budget {
+    let budget = (cost.is_some() || settings.cost.max_tokens.is_some()).then_some(Budget {
         cost,
         max_tokens: settings.cost.max_tokens,
         reserved_output_tokens: settings.tool.max_tokens,
