@@ -1,4 +1,4 @@
-//! Crashes and interruptions: `kill -9` and Ctrl-C mid-job, then `--resume`, give the report an
+//! Crashes and interruptions: `kill -9`, Ctrl-C and SIGTERM mid-job, then `--resume`, give the report an
 //! uninterrupted run gives, byte for byte; checkpoints guard against mixing up jobs.
 
 mod common;
@@ -89,6 +89,17 @@ async fn kill_9_then_resume_equals_an_uninterrupted_run() {
 
 #[tokio::test]
 async fn ctrl_c_stops_cleanly_and_resume_completes() {
+    a_signal_stops_cleanly_and_resume_completes("-INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly_and_resume_completes() {
+    a_signal_stops_cleanly_and_resume_completes("-TERM").await;
+}
+
+/// Sends `signal` (as `kill` spells it) to a running job and checks that it stops with a clean
+/// prefix archived, then that `--resume` completes the report.
+async fn a_signal_stops_cleanly_and_resume_completes(signal: &str) {
     let mock = slow_mock().await;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
@@ -98,7 +109,7 @@ async fn ctrl_c_stops_cleanly_and_resume_completes() {
     wait_for_progress(&report, 100).await;
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap();
     assert!(status.success());

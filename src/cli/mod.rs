@@ -101,6 +101,7 @@ pub fn main() -> ExitCode {
         };
     }
     init_logging(&cli.log);
+    signal::report_file_size_limits_as_errors();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -20,11 +20,13 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Rides out a provider outage of a minute or more (about 69 to 92 s of backoff in all)
+    /// before an entry is listed as failed.
     fn default() -> Self {
         Self {
-            max_retries: 5,
+            max_retries: 8,
             base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
+            max_delay: Duration::from_secs(30),
         }
     }
 }
@@ -58,6 +60,20 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_policy_waits_out_a_minute_long_outage() {
+        let policy = RetryPolicy::default();
+        let down = LlmError::new(crate::llm::LlmErrorKind::Unreachable, "connection refused");
+        let shortest: Duration = (0..policy.max_retries)
+            .map(|retry| policy.delay_before_retry(retry, &down, 0.0).unwrap())
+            .sum();
+        assert!(shortest > Duration::from_secs(60), "{shortest:?}");
+        assert_eq!(
+            policy.delay_before_retry(policy.max_retries, &down, 0.0),
+            None
+        );
+    }
     use crate::llm::LlmErrorKind;
 
     #[test]

@@ -27,12 +27,13 @@ pub struct FailuresWriter {
 }
 
 impl FailuresWriter {
-    /// Opens `path` to continue after its first `keep_len` bytes (a checkpoint's cut), or to
-    /// start afresh when `keep_len` is 0. A fresh start refuses to throw away failures an
+    /// Opens `path` to continue after its first `resume_cut` bytes (a checkpoint's cut), or to
+    /// start afresh when there is none. A fresh start refuses to throw away failures an
     /// earlier job listed, unless `overwrite` says they are already taken care of.
-    pub fn open(path: &Path, keep_len: u64, overwrite: bool) -> anyhow::Result<Self> {
+    pub fn open(path: &Path, resume_cut: Option<u64>, overwrite: bool) -> anyhow::Result<Self> {
         let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if keep_len > 0 {
+        let keep_len = resume_cut.unwrap_or(0);
+        if resume_cut.is_some() {
             anyhow::ensure!(
                 existing >= keep_len,
                 "failures file '{}' holds {existing} bytes but the checkpoint expects at least \
@@ -131,27 +132,29 @@ mod tests {
     fn rows_round_trip_and_a_cut_keeps_a_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f.csv");
-        let mut writer = FailuresWriter::open(&path, 0, false).unwrap();
+        let mut writer = FailuresWriter::open(&path, None, false).unwrap();
         writer.append(&row(3)).unwrap();
         let cut = writer.durable_len().unwrap();
         writer.append(&row(9)).unwrap();
         drop(writer);
         assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(9)]);
-        let mut resumed = FailuresWriter::open(&path, cut, false).unwrap();
+        let mut resumed = FailuresWriter::open(&path, Some(cut), false).unwrap();
         resumed.append(&row(12)).unwrap();
         drop(resumed);
         assert_eq!(read_failures(&path).unwrap(), vec![row(3), row(12)]);
-        let refused = FailuresWriter::open(&path, 0, false).err().unwrap();
+        let refused = FailuresWriter::open(&path, None, false).err().unwrap();
         assert!(
             refused.to_string().contains("still lists entries"),
             "{refused}"
         );
-        let too_long = FailuresWriter::open(&path, 1_000_000, false).err().unwrap();
+        let too_long = FailuresWriter::open(&path, Some(1_000_000), false)
+            .err()
+            .unwrap();
         assert!(
             too_long.to_string().contains("cannot be resumed"),
             "{too_long}"
         );
-        FailuresWriter::open(&path, 0, true).unwrap();
+        FailuresWriter::open(&path, None, true).unwrap();
         assert_eq!(read_failures(&path).unwrap(), vec![]);
     }
 }

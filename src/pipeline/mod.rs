@@ -121,17 +121,17 @@ pub async fn run_job(
     let checkpoint_path = Checkpoint::path_for(&settings.report);
     let identity = input_identity(&settings.input)?;
     let resumed = prepare_resume(&settings, &checkpoint_path, identity.as_ref())?;
-    let (start_line, counters, failures_len) = match &resumed {
+    let (start_line, counters, failures_cut) = match &resumed {
         Some(checkpoint) => (
             checkpoint.next_line,
             checkpoint.counters.clone(),
-            checkpoint.failures_len,
+            Some(checkpoint.failures_len),
         ),
-        None => (1, JobCounters::default(), 0),
+        None => (1, JobCounters::default(), None),
     };
     // A retry collects what still fails in a file of its own, replaced at every fresh start.
     let is_retry = matches!(settings.input, JobInput::Failures(_));
-    let failures = FailuresWriter::open(&settings.failures, failures_len, is_retry)?;
+    let failures = FailuresWriter::open(&settings.failures, failures_cut, is_retry)?;
     let input = open_input(&settings.input, settings.max_line_bytes)?;
     let input = match &settings.input {
         JobInput::Log(_) => fold(input, settings.multiline.clone(), settings.max_line_bytes),

@@ -287,6 +287,10 @@ impl Actor for Supervisor {
         _myself: ActorRef<Self::Msg>,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
+        // A job that fails in its first second (the disk is full, say) can still be resumed.
+        if let Err(error) = state.save_checkpoint().await {
+            state.stop(JobStatus::Aborted(format!("{error:#}")));
+        }
         for index in 0..state.connections.len() {
             state.connect(index);
         }
