@@ -113,3 +113,55 @@ async fn a_full_disk_stops_the_job_and_resume_completes_once_fixed() {
     assert!(!dir.path().join("report.txt.failed.csv").exists());
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn an_external_server_restarted_mid_job_loses_and_doubles_nothing() {
+    let mock = start_mock(MockSettings {
+        latency: Duration::from_millis(5),
+        latency_spread: Duration::from_millis(10),
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 600);
+    let report = dir.path().join("served.txt");
+    let server = ServeProcess::start(&report, &[]).await;
+    let port = server
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches("/mcp")
+        .to_string();
+    let mut archive = job_command(&mock, "archive");
+    archive
+        .arg(&log)
+        .args(["--server", &server.url, "--concurrency", "16", "--json"])
+        .arg("--report")
+        .arg(dir.path().join("unused.txt"));
+    let job = tokio::spawn(finish(archive));
+
+    wait_for_records(&report, 100).await;
+    let ServeProcess { mut child, .. } = server;
+    let pid = child.id().unwrap().to_string();
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    child.wait().await.unwrap();
+    let at_restart = report_raw_lines(&read_report(&report)).len();
+    assert!(at_restart < 600, "the restart came too late to matter");
+    let _restarted = ServeProcess::start(&report, &["--port", &port]).await;
+
+    let finished = job.await.unwrap();
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let mut archived = report_raw_lines(&read_report(&report));
+    assert_eq!(archived.len(), 600, "every entry exactly once");
+    archived.sort();
+    let mut expected = lines.clone();
+    expected.sort();
+    assert_eq!(archived, expected);
+    mock.stop().await;
+}

@@ -209,15 +209,19 @@ pub async fn run_job(
         max_tokens: settings.cost.max_tokens,
         reserved_output_tokens: settings.tool.max_tokens,
     });
+    let connections = settings.connections.clamp(1, concurrency);
     let plan = JobPlan {
         job: new_job_id(),
         target,
         handler,
-        connections: settings.connections.clamp(1, concurrency),
+        connections,
         concurrency,
         window: (concurrency * 8).max(256),
         call_timeout: settings.tool.sampling_timeout + Duration::from_secs(60),
-        max_sends: 3,
+        // When the server restarts, every session breaks at once and an entry sent again may
+        // land on a session not yet known to be broken: it may be lost once per connection
+        // before a fresh session takes it, and still have two sends left after that.
+        max_sends: u32::try_from(connections).unwrap_or(u32::MAX).saturating_add(2),
         input,
         start_line,
         counters,

@@ -5,6 +5,6 @@ mod order;
 mod record;
 mod writer;
 
-pub use order::{OrderPolicy, Resolution};
+pub use order::{JobMemory, OrderMemory, OrderPolicy, Resolution};
 pub use record::{RECORD_HEADER, RECORD_SEPARATOR, Record, format_record, parse_report};
 pub use writer::{ReportWriter, ReportWriterError};

@@ -1,5 +1,7 @@
 //! The report writer actor: the single owner of a report file. Every append goes through its
-//! mailbox, so records are written one at a time and never interleave.
+//! mailbox, so records are written one at a time and never interleave. A shared server's writer
+//! keeps what it knows of its jobs' order beside the report (`REPORT.order.json`) when it stops,
+//! and carries on from it when it starts again on the same report.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 
-use super::order::{OrderPolicy, ReorderBuffer, Resolution};
+use super::order::{OrderMemory, OrderPolicy, ReorderBuffer, Resolution};
+use crate::files::{sibling, write_atomically};
 
 /// Why the report could not be opened or written.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,6 +58,8 @@ struct WriterState {
     order: ReorderBuffer,
     /// Set by the first failed write; every later request gets it.
     broken: Option<ReportWriterError>,
+    /// Keep the jobs' order beside the report when stopping.
+    remember: bool,
 }
 
 impl WriterState {
@@ -92,11 +97,16 @@ impl Actor for WriterActor {
     ) -> Result<Self::State, ActorProcessingErr> {
         let report_len = file.metadata()?.len();
         myself.send_interval(EXPIRE_INTERVAL, || WriterMessage::Expire);
+        let order = match remembered_order(&path, policy, report_len) {
+            Some(memory) => ReorderBuffer::remembering(policy, memory, Instant::now()),
+            None => ReorderBuffer::new(policy, report_len),
+        };
         Ok(WriterState {
             path,
             file,
-            order: ReorderBuffer::new(policy, report_len),
+            order,
             broken: None,
+            remember: policy.remember_across_restarts,
         })
     }
 
@@ -153,9 +163,44 @@ impl Actor for WriterActor {
     ) -> Result<(), ActorProcessingErr> {
         let mut out = Vec::new();
         state.order.flush_on_stop(Instant::now(), &mut out);
-        let _ = state.write(&out);
+        let written = state.write(&out);
         state.file.flush()?;
+        if state.remember && written.is_ok() {
+            let memory = serde_json::to_vec(&state.order.memory()).expect("memory serializes");
+            if let Err(error) = write_atomically(&order_memory_path(&state.path), &memory) {
+                tracing::warn!(%error, "cannot keep the jobs' order for a restart");
+            }
+        }
         Ok(())
+    }
+}
+
+/// Where a report's order memory is kept.
+fn order_memory_path(report: &Path) -> PathBuf {
+    sibling(report, ".order.json")
+}
+
+/// The order memory an earlier run of the writer left, if the policy keeps one and the report
+/// has not changed since.
+fn remembered_order(report: &Path, policy: OrderPolicy, report_len: u64) -> Option<OrderMemory> {
+    if !policy.remember_across_restarts {
+        return None;
+    }
+    let path = order_memory_path(report);
+    let text = std::fs::read(&path).ok()?;
+    match serde_json::from_slice::<OrderMemory>(&text) {
+        Ok(memory) if memory.report_len == report_len => Some(memory),
+        Ok(_) => {
+            tracing::warn!(
+                path = %path.display(),
+                "the report changed since its order was kept; earlier jobs start afresh"
+            );
+            None
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "ignoring an unreadable order memory");
+            None
+        }
     }
 }
 
@@ -269,6 +314,43 @@ mod tests {
         writer.stop();
         join.await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
+    }
+
+    #[tokio::test]
+    async fn a_restarted_shared_writer_remembers_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.txt");
+        let policy = OrderPolicy::shared_server(Duration::from_secs(60));
+        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
+        writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
+        writer.stop();
+        join.await.unwrap();
+        // Stopping wrote what waited for entry 1, passing over its gap.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
+
+        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        let again = writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
+        assert_eq!(again, Resolution::AlreadyWritten, "not written twice");
+        let late = writer.resolve("job", 1, Some("b\n".into())).await.unwrap();
+        assert_eq!(late, Resolution::Accepted, "written late, once");
+        let next = writer.resolve("job", 3, Some("d\n".into())).await.unwrap();
+        assert_eq!(next, Resolution::Accepted);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "a\nc\nb\nd\n",
+            "entry 3 did not wait for entries 0 to 2 again"
+        );
+        writer.stop();
+        join.await.unwrap();
+
+        // A report changed behind the server's back makes the memory stale.
+        std::fs::write(&path, "edited\n").unwrap();
+        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited\na\n");
+        writer.stop();
+        join.await.unwrap();
     }
 
     #[tokio::test]

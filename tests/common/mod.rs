@@ -39,10 +39,18 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts `log-archiver serve --port 0 --report REPORT EXTRA...` and waits for its URL.
+    /// Starts `log-archiver serve --report REPORT EXTRA...` (on `--port 0` unless EXTRA names
+    /// a port) and waits for its URL.
     pub async fn start(report: &Path, extra: &[&str]) -> Self {
+        let port: &[&str] = if extra.contains(&"--port") {
+            &[]
+        } else {
+            &["--port", "0"]
+        };
         let mut child = command()
-            .args(["serve", "--port", "0", "--report"])
+            .arg("serve")
+            .args(port)
+            .arg("--report")
             .arg(report)
             .args(extra)
             .stderr(Stdio::piped())
