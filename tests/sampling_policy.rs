@@ -82,6 +82,7 @@ async fn a_server_cannot_sample_outside_the_clients_calls() {
     let rules = SamplingRules {
         policy: SamplingPolicy::new(100),
         audit: Some(Arc::new(AuditLog::open(&audit_path, url.clone()).unwrap())),
+        ..SamplingRules::default()
     };
     let handler = SamplingHandler::new(Arc::new(backend)).with_rules(rules);
     let target = ServerTarget::Http {

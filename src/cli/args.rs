@@ -17,7 +17,8 @@ use crate::llm::{
     OpenAiBackend, OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
 };
 use crate::mock::{MockLlm, MockSettings};
-use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ToolSettings};
+use crate::redact::{RedactionSet, Redactor, parse_redaction_set};
+use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ReportLine, ToolSettings};
 
 /// The longest duration any option takes.
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -142,8 +143,13 @@ impl LlmArgs {
             })
     }
 
-    /// The client's sampling rules, and its audit log of the requests of `server` when asked.
-    pub fn sampling_rules(&self, server: &str) -> anyhow::Result<SamplingRules> {
+    /// The client's sampling rules, masking `redaction` in what it sends to the LLM, and its
+    /// audit log of the requests of `server` when asked.
+    pub fn sampling_rules(
+        &self,
+        server: &str,
+        redaction: RedactionSet,
+    ) -> anyhow::Result<SamplingRules> {
         let audit = match &self.audit_log {
             Some(path) => Some(Arc::new(AuditLog::open(path, server)?)),
             None => None,
@@ -151,6 +157,7 @@ impl LlmArgs {
         Ok(SamplingRules {
             policy: SamplingPolicy::new(self.max_sampling_tokens),
             audit,
+            redactor: Redactor::new(redaction),
         })
     }
 
@@ -269,6 +276,15 @@ pub struct ToolArgs {
     /// Longest wait for the client's answer to a sampling request (seconds, or e.g. 2m).
     #[arg(long, default_value = "120", value_parser = parse_duration)]
     pub sampling_timeout: Duration,
+
+    /// What to mask in log lines before they reach the LLM: a comma-separated list of secrets
+    /// (API keys, tokens, passwords, AWS keys, JWTs, private keys), email and ip; or none.
+    #[arg(long, default_value = "secrets", value_name = "KINDS", value_parser = parse_redaction_set)]
+    pub redact: RedactionSet,
+
+    /// Which line the report keeps: the redacted one, or the raw line as read.
+    #[arg(long, value_enum, default_value_t = ReportLine::Redacted)]
+    pub report_line: ReportLine,
 }
 
 impl ToolArgs {
@@ -277,6 +293,8 @@ impl ToolArgs {
             prompt: self.prompt.clone(),
             max_tokens: self.max_tokens,
             sampling_timeout: self.sampling_timeout,
+            redactor: Redactor::new(self.redact.clone()),
+            report_line: self.report_line,
             ..ToolSettings::default()
         }
     }

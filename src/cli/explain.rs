@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::args::LlmArgs;
 use crate::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
+use crate::redact::{RedactionSet, parse_redaction_set};
 use crate::server::{AUTH_TOKEN_ENV, AuthToken};
 
 #[derive(Debug, Args)]
@@ -27,6 +28,11 @@ pub struct ExplainArgs {
     /// (e.g. "log-archiver serve --stdio").
     #[arg(long, value_name = "COMMAND", conflicts_with = "server")]
     pub stdio_server: Option<String>,
+
+    /// What to mask in prompts before they reach the LLM: a comma-separated list of secrets,
+    /// email and ip; or none.
+    #[arg(long, default_value = "secrets", value_name = "KINDS", value_parser = parse_redaction_set)]
+    pub redact: RedactionSet,
 
     #[command(flatten)]
     pub llm: LlmArgs,
@@ -58,7 +64,10 @@ pub async fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let llm = args.llm.start().await?;
     eprintln!("LLM: {}", llm.description);
     let handler = SamplingHandler::with_model_choice(llm.backend.clone(), llm.models.clone())
-        .with_rules(args.llm.sampling_rules(&target.to_string())?);
+        .with_rules(
+            args.llm
+                .sampling_rules(&target.to_string(), args.redact.clone())?,
+        );
     let session = connect(&target, handler).await?;
     let mut all_succeeded = true;
     for line in &args.log_lines {

@@ -159,10 +159,10 @@ impl JobArgs {
                 models: backend.models.clone(),
                 limits,
                 retry: self.llm.retry(),
-                sampling: self
-                    .llm
-                    .choice
-                    .sampling_rules(self.server.as_deref().unwrap_or("the built-in server"))?,
+                sampling: self.llm.choice.sampling_rules(
+                    self.server.as_deref().unwrap_or("the built-in server"),
+                    self.tool.redact.clone(),
+                )?,
             },
         };
         Ok((settings, backend))

@@ -1,5 +1,5 @@
 //! Answers the server's sampling requests: checks them against the client's policy, maps MCP
-//! `sampling/createMessage` onto a provider completion, calls the LLM backend, maps the
+//! `sampling/createMessage` onto a provider completion with secrets masked, calls the LLM backend, maps the
 //! completion back, and records both in the audit log when one is kept.
 
 // Sampling is deprecated in the newest protocol revision but is what classic servers speak.
@@ -20,6 +20,7 @@ use super::model_choice::ModelChoice;
 use super::policy::{CallInProgress, SamplingPolicy};
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
 use crate::protocol::FailureDetail;
+use crate::redact::Redactor;
 
 /// The client's name in the MCP handshake.
 pub const CLIENT_NAME: &str = "log-archiver";
@@ -29,6 +30,8 @@ pub const CLIENT_NAME: &str = "log-archiver";
 pub struct SamplingRules {
     pub policy: SamplingPolicy,
     pub audit: Option<Arc<AuditLog>>,
+    /// What is masked in every prompt before it is sent, whatever the server put in it.
+    pub redactor: Redactor,
 }
 
 /// An MCP client handler that declares sampling and answers it with an LLM backend.
@@ -38,6 +41,7 @@ pub struct SamplingHandler {
     models: Arc<ModelChoice>,
     policy: SamplingPolicy,
     audit: Option<Arc<AuditLog>>,
+    redactor: Redactor,
 }
 
 impl SamplingHandler {
@@ -53,6 +57,7 @@ impl SamplingHandler {
             models: Arc::new(models),
             policy: SamplingPolicy::default(),
             audit: None,
+            redactor: Redactor::default(),
         }
     }
 
@@ -60,6 +65,7 @@ impl SamplingHandler {
     pub fn with_rules(mut self, rules: SamplingRules) -> Self {
         self.policy = rules.policy;
         self.audit = rules.audit;
+        self.redactor = rules.redactor;
         self
     }
 
@@ -107,6 +113,12 @@ impl ClientHandler for SamplingHandler {
             .map_err(|message| ErrorData::invalid_params(message, None))?;
         request.model = model;
         request.max_tokens = granted;
+        for message in &mut request.messages {
+            self.redactor.redact_in_place(&mut message.text);
+        }
+        if let Some(system) = &mut request.system {
+            self.redactor.redact_in_place(system);
+        }
         let sent = self.audit.as_ref().map(|_| request.clone());
         // A server that gave up (timeout, cancellation) frees the sampler and the rate budget.
         let outcome = tokio::select! {

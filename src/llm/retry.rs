@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn the_default_policy_waits_out_a_minute_long_outage() {
         let policy = RetryPolicy::default();
-        let down = LlmError::new(crate::llm::LlmErrorKind::Unreachable, "connection refused");
+        let down = LlmError::new(LlmErrorKind::Unreachable, "connection refused");
         let shortest: Duration = (0..policy.max_retries)
             .map(|retry| policy.delay_before_retry(retry, &down, 0.0).unwrap())
             .sum();
@@ -80,16 +80,16 @@ mod tests {
     fn backs_off_exponentially_up_to_the_cap() {
         let policy = RetryPolicy::default();
         let error = LlmError::new(LlmErrorKind::Overloaded, "busy");
-        let delays: Vec<_> = (0..5)
+        let delays: Vec<_> = (0..8)
             .map(|retry| policy.delay_before_retry(retry, &error, 1.0).unwrap())
             .collect();
         assert_eq!(
             delays,
-            [500, 1000, 2000, 4000, 8000]
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]
                 .map(Duration::from_millis)
                 .to_vec()
         );
-        assert_eq!(policy.delay_before_retry(5, &error, 1.0), None);
+        assert_eq!(policy.delay_before_retry(8, &error, 1.0), None);
         let jittered = policy.delay_before_retry(0, &error, 0.0).unwrap();
         assert_eq!(jittered, Duration::from_millis(375));
     }

@@ -112,7 +112,58 @@ pub struct EntryReader {
 /// The part of a line beyond `max_line_bytes` that was skipped.
 struct Dropped {
     bytes: u64,
-    all_whitespace: bool,
+    /// Whether the skipped bytes are whitespace, including the start of a character the
+    /// limit cut (so a long whitespace-only line is blank, as a short one is).
+    whitespace: WhitespaceScan,
+}
+
+/// Whether bytes fed in pieces are all whitespace as `char::is_whitespace` says (so UTF-8
+/// such as U+3000 and ASCII controls such as VT count, as for `str::trim`), holding at most
+/// one partial character between pieces.
+struct WhitespaceScan {
+    so_far: bool,
+    partial: [u8; 4],
+    partial_len: usize,
+}
+
+impl WhitespaceScan {
+    fn new() -> Self {
+        Self {
+            so_far: true,
+            partial: [0; 4],
+            partial_len: 0,
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if !self.so_far {
+                return;
+            }
+            self.partial[self.partial_len] = byte;
+            self.partial_len += 1;
+            let char_len = match self.partial[0] {
+                0x00..=0x7F => 1,
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                0xF0..=0xF7 => 4,
+                _ => {
+                    self.so_far = false;
+                    return;
+                }
+            };
+            if self.partial_len == char_len {
+                self.so_far = std::str::from_utf8(&self.partial[..char_len])
+                    .is_ok_and(|text| text.chars().all(char::is_whitespace));
+                self.partial_len = 0;
+            }
+        }
+    }
+
+    /// Everything fed was whitespace, ending with a whole character.
+    fn all_whitespace(&self) -> bool {
+        self.so_far && self.partial_len == 0
+    }
 }
 
 impl EntryReader {
@@ -127,6 +178,16 @@ impl EntryReader {
             },
         };
         Self::from_raw(input, raw, max_line_bytes)
+    }
+
+    /// Reads any byte stream (an in-memory buffer, a pipe, ...) as `open` reads a file: gzip is
+    /// detected by its magic bytes, and `name` names the input in error messages.
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: impl Read + Send + 'static,
+        max_line_bytes: usize,
+    ) -> Result<Self, InputError> {
+        Self::from_raw(name.into(), Box::new(reader), max_line_bytes)
     }
 
     /// Sniffs the first bytes of `raw` for gzip and sets up the line reader.
@@ -193,7 +254,7 @@ impl EntryReader {
         self.line.clear();
         let mut dropped = Dropped {
             bytes: 0,
-            all_whitespace: true,
+            whitespace: WhitespaceScan::new(),
         };
         let mut started = false;
         let mut ends_with_cr = false;
@@ -214,8 +275,13 @@ impl EntryReader {
             let (kept, excess) = content.split_at(room.min(content.len()));
             self.line.extend_from_slice(kept);
             if !excess.is_empty() {
+                if dropped.bytes == 0 {
+                    // The line is full: the start of a character it cuts is dropped too.
+                    let keep = utf8_prefix_len(&self.line);
+                    dropped.whitespace.feed(&self.line[keep..]);
+                }
                 dropped.bytes += excess.len() as u64;
-                dropped.all_whitespace &= excess.iter().all(u8::is_ascii_whitespace);
+                dropped.whitespace.feed(excess);
             }
             if let Some(&last) = content.last() {
                 ends_with_cr = last == b'\r';
@@ -243,11 +309,10 @@ impl EntryReader {
         if truncated {
             let keep = utf8_prefix_len(&self.line);
             dropped.bytes += (self.line.len() - keep) as u64;
-            dropped.all_whitespace &= self.line[keep..].iter().all(u8::is_ascii_whitespace);
             self.line.truncate(keep);
         }
         let decoded = String::from_utf8_lossy(&self.line);
-        if dropped.all_whitespace && decoded.trim().is_empty() {
+        if decoded.trim().is_empty() && (!truncated || dropped.whitespace.all_whitespace()) {
             return InputItem::Blank { line_number };
         }
         let invalid_utf8 = matches!(decoded, Cow::Owned(_));
@@ -632,6 +697,34 @@ mod tests {
         assert_eq!(items, vec![InputItem::Blank { line_number: 1 }]);
         let items = read_bytes(b"          x\n", 10);
         assert_eq!(items, vec![truncated(1, "           [truncated 1 bytes]")]);
+    }
+
+    #[test]
+    fn long_lines_of_any_whitespace_are_blank() {
+        // VT and U+3000 are whitespace to `str::trim` but not to `u8::is_ascii_whitespace`,
+        // and the limit may cut U+3000 (3 bytes) in the middle.
+        assert_eq!(
+            read_bytes(b"\x0b\n \x0b\x0b\r\n", 0),
+            vec![
+                InputItem::Blank { line_number: 1 },
+                InputItem::Blank { line_number: 2 }
+            ]
+        );
+        for limit in 0..8 {
+            assert_eq!(
+                read_bytes(" \u{3000}\u{3000} ".as_bytes(), limit),
+                vec![InputItem::Blank { line_number: 1 }],
+                "limit {limit}"
+            );
+        }
+        assert_eq!(
+            read_bytes(" \u{3000}x".as_bytes(), 2),
+            vec![truncated(1, "  [truncated 4 bytes]")]
+        );
+        assert_eq!(
+            read_bytes(b"  \xe3\x80", 2),
+            vec![truncated(1, "   [truncated 2 bytes]")]
+        );
     }
 
     #[test]

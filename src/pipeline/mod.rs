@@ -39,7 +39,9 @@ use crate::llm::{
     RequestRate, RetryPolicy,
 };
 use crate::report::{OrderPolicy, ReportWriter};
-use crate::server::{AuthToken, HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
+use crate::server::{
+    AuthToken, HttpServer, HttpServerSettings, LogArchiverServer, ReportLine, ToolSettings,
+};
 
 /// Where a job's entries come from.
 #[derive(Debug, Clone)]
@@ -221,11 +223,16 @@ pub async fn run_job(
         // When the server restarts, every session breaks at once and an entry sent again may
         // land on a session not yet known to be broken: it may be lost once per connection
         // before a fresh session takes it, and still have two sends left after that.
-        max_sends: u32::try_from(connections).unwrap_or(u32::MAX).saturating_add(2),
+        max_sends: u32::try_from(connections)
+            .unwrap_or(u32::MAX)
+            .saturating_add(2),
         input,
         start_line,
         counters,
         filter: settings.filter,
+        redact_before_sending: (settings.server.is_some()
+            && settings.tool.report_line == ReportLine::Redacted)
+            .then(|| settings.tool.redactor.clone()),
         budget,
         failures,
         embedded_writer,

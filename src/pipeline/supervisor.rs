@@ -23,6 +23,7 @@ use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
 use crate::llm::LlmStats;
+use crate::redact::Redactor;
 use crate::report::{ReportWriter, Resolution};
 
 /// How often progress is shown and the checkpoint written.
@@ -55,6 +56,9 @@ pub struct JobPlan {
     pub counters: JobCounters,
     /// Which entries are processed; the others are counted skips.
     pub filter: EntryFilter,
+    /// Masks secrets in each entry before it is sent, when the server is not this process's
+    /// (its report then never sees them either).
+    pub redact_before_sending: Option<Redactor>,
     /// The spending limit, when there is one.
     pub budget: Option<Budget>,
     pub failures: FailuresWriter,
@@ -207,6 +211,7 @@ struct PlanParts {
     embedded_writer: Option<ReportWriter>,
     checkpoint: Option<CheckpointPlan>,
     filter: EntryFilter,
+    redact_before_sending: Option<Redactor>,
     budget: Option<Budget>,
     progress: ProgressDisplay,
     llm_stats: Arc<LlmStats>,
@@ -257,6 +262,7 @@ impl Actor for Supervisor {
                 embedded_writer: plan.embedded_writer,
                 checkpoint: plan.checkpoint,
                 filter: plan.filter,
+                redact_before_sending: plan.redact_before_sending,
                 budget: plan.budget,
                 progress: plan.progress,
                 llm_stats: plan.llm_stats,
@@ -433,7 +439,10 @@ impl SupervisorState {
         let slot = match item {
             InputItem::Blank { .. } => Slot::Blank,
             InputItem::Entry(entry) if !self.plan.filter.keeps(&entry.text) => Slot::Filtered,
-            InputItem::Entry(entry) => {
+            InputItem::Entry(mut entry) => {
+                if let Some(redactor) = &self.plan.redact_before_sending {
+                    redactor.redact_in_place(&mut entry.text);
+                }
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 self.line_of_seq.insert(seq, line);

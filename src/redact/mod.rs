@@ -113,6 +113,13 @@ pub struct Redactor {
     kinds: Vec<&'static RuleSet>,
 }
 
+impl Default for Redactor {
+    /// Redacts credentials.
+    fn default() -> Self {
+        Self::new(RedactionSet::default())
+    }
+}
+
 impl Redactor {
     /// A redactor for the kinds in `set` (their rules are compiled now if they were not yet).
     pub fn new(set: RedactionSet) -> Self {
@@ -122,6 +129,13 @@ impl Redactor {
             .map(|kind| rules_for(*kind))
             .collect();
         Self { kinds }
+    }
+
+    /// Redacts `text` in place.
+    pub fn redact_in_place(&self, text: &mut String) {
+        if let Cow::Owned(redacted) = self.redact(text) {
+            *text = redacted;
+        }
     }
 
     /// `line` with its secrets replaced, borrowed when there are none.

@@ -77,7 +77,14 @@ pub fn unescape(value: &str) -> Option<String> {
                 if chars.next()? != '{' {
                     return None;
                 }
-                let hex: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                let mut hex = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        digit if digit.is_ascii_hexdigit() => hex.push(digit),
+                        _ => return None,
+                    }
+                }
                 plain.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
             }
             _ => return None,
@@ -171,6 +178,9 @@ mod tests {
         );
         let forged = record.replace("RAW: a", "RAW: a\\q");
         assert!(parse_report(&forged).unwrap_err().contains("line 2"));
+        for malformed in ["\\u{41", "\\u{+41}", "\\u{}", "\\u{d800}", "\\u41", "\\"] {
+            assert_eq!(unescape(malformed), None, "{malformed}");
+        }
         assert_eq!(parse_report("").unwrap(), vec![]);
     }
 }

@@ -10,7 +10,7 @@ pub use auth::{AUTH_TOKEN_ENV, AuthToken};
 pub use http::{HttpServer, HttpServerSettings, MCP_PATH};
 pub use prompt::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, SYSTEM_PROMPT};
 pub use tool::{
-    DEFAULT_MAX_LOG_LINE_BYTES, LogArchiverServer, SERVER_NAME, TOOL_NAME, ToolSettings,
+    DEFAULT_MAX_LOG_LINE_BYTES, LogArchiverServer, ReportLine, SERVER_NAME, TOOL_NAME, ToolSettings,
 };
 
 use rmcp::ServiceExt;

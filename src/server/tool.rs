@@ -23,6 +23,7 @@ use crate::protocol::{
     EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
     read_meta,
 };
+use crate::redact::Redactor;
 use crate::report::{ReportWriter, ReportWriterError, Resolution, format_record};
 
 /// The server's name in the MCP handshake.
@@ -39,6 +40,20 @@ pub struct ToolSettings {
     pub sampling_timeout: Duration,
     /// The longest `log_line` accepted, in bytes.
     pub max_log_line_bytes: usize,
+    /// What is masked in a line before it goes into the prompt.
+    pub redactor: Redactor,
+    /// Which line the report keeps.
+    pub report_line: ReportLine,
+}
+
+/// Which form of a log line the report keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportLine {
+    /// The line as the LLM saw it, secrets masked.
+    #[default]
+    Redacted,
+    /// The line as it was read.
+    Raw,
 }
 
 /// The default limit on one `log_line`.
@@ -63,6 +78,8 @@ impl Default for ToolSettings {
             max_tokens: 100,
             sampling_timeout: Duration::from_secs(120),
             max_log_line_bytes: DEFAULT_MAX_LOG_LINE_BYTES,
+            redactor: Redactor::default(),
+            report_line: ReportLine::default(),
         }
     }
 }
@@ -114,13 +131,18 @@ impl LogArchiverServer {
         let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
+        let redacted = self.settings.redactor.redact(&args.log_line);
         let outcome = match self.check_size(&args.log_line) {
-            Ok(()) => self.explain(&peer, &args.log_line).await,
+            Ok(()) => self.explain(&peer, &redacted).await,
             Err(failure) => Err(failure),
+        };
+        let kept_line = match self.settings.report_line {
+            ReportLine::Redacted => &redacted,
+            ReportLine::Raw => args.log_line.as_str(),
         };
         let outcome = match outcome {
             Ok(analysis) => {
-                self.archive(order.as_ref(), format_record(&args.log_line, &analysis))
+                self.archive(order.as_ref(), format_record(kept_line, &analysis))
                     .await
             }
             Err(failure) => Err(failure),
