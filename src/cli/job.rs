@@ -18,6 +18,7 @@ use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
+use crate::pipeline::resources::ResourceUsage;
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
 use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 
@@ -213,7 +214,8 @@ pub fn conclude(
     )
     .with_rate_limit(outcome.rate_limit.clone())
     .with_templates(outcome.templates.clone())
-    .with_cost(outcome.estimated_cost_usd);
+    .with_cost(outcome.estimated_cost_usd)
+    .with_resources(ResourceUsage::of_this_process());
     if job.json {
         println!(
             "{}",

@@ -2,6 +2,7 @@
 
 mod archive;
 mod args;
+mod bench;
 mod config;
 mod explain;
 mod job;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Send log lines to a server's process_log_entry tool, answering its sampling requests
     /// with Claude.
     Explain(explain::ExplainArgs),
+    /// Measure throughput over a matrix of concurrency, LLM latency and rate limits, against
+    /// the built-in mock LLM; writes a table, a CSV file and an SVG chart.
+    Bench(bench::BenchArgs),
     /// Run a fake Anthropic Messages API on loopback for tests, demos and benchmarks.
     MockLlm(mock_llm::MockLlmArgs),
     /// Print the effective configuration of a command: each option's value and whether it
@@ -116,6 +120,7 @@ pub fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Explain(args) => explain::run(args).await,
             Command::MockLlm(args) => mock_llm::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Config { .. } => unreachable!("handled before the runtime starts"),
         }
     });

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod input;
 pub mod multiline;
 pub mod progress;
+pub mod resources;
 mod supervisor;
 
 pub use supervisor::{JobResult, JobStatus};

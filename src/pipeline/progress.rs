@@ -13,6 +13,8 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::resources::ResourceUsage;
+
 /// Counters of a job, updated by the supervisor as outcomes arrive.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobCounters {
@@ -360,6 +362,9 @@ pub struct JobSummary {
     pub distinct_templates: Option<usize>,
     /// The most frequent templates.
     pub top_templates: Vec<TemplateCount>,
+    /// Peak memory and CPU time of the process, where the operating system tells them.
+    #[serde(flatten)]
+    pub resources: Option<ResourceUsage>,
 }
 
 /// A message template and how many entries had it.
@@ -401,7 +406,13 @@ impl JobSummary {
             estimated_cost_usd: None,
             distinct_templates: None,
             top_templates: Vec::new(),
+            resources: None,
         }
+    }
+
+    pub fn with_resources(mut self, resources: Option<ResourceUsage>) -> Self {
+        self.resources = resources;
+        self
     }
 
     /// Adds the template statistics of a job that grouped entries by template.
@@ -535,9 +546,21 @@ impl fmt::Display for JobSummary {
                 format_duration(p50),
                 format_duration(p95),
                 format_duration(p99)
-            ),
-            _ => writeln!(f, "  {:<16} n/a", "latency"),
+            )?,
+            _ => writeln!(f, "  {:<16} n/a", "latency")?,
         }
+        if let Some(usage) = self.resources {
+            let entries = self.counters.read.max(1) as f64;
+            writeln!(
+                f,
+                "  {:<16} peak memory {:.1} MB, CPU {:.2} s ({:.3} s per 1,000 entries)",
+                "resources",
+                usage.peak_rss_bytes as f64 / 1e6,
+                usage.cpu_seconds,
+                usage.cpu_seconds * 1000.0 / entries
+            )?;
+        }
+        Ok(())
     }
 }
 

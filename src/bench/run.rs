@@ -1,0 +1,172 @@
+//! Running one scenario: a mock LLM in this process with the scenario's latency and limit, and
+//! a real `archive` process (this very binary) sending a generated log through it, bounded in
+//! time; its JSON summary and the mock's counters make the run's result.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::results::{RunResult, RunStatus};
+use super::scenario::{ClientLimit, Scenario};
+use crate::mock::{MockLlm, MockSettings};
+
+/// Where runs keep their inputs and reports.
+pub struct BenchWorkspace {
+    dir: tempfile::TempDir,
+    /// A log given by the user, sent whole by every run.
+    input: Option<PathBuf>,
+    /// The longest a run may take.
+    pub run_timeout: Duration,
+}
+
+impl BenchWorkspace {
+    /// A scratch directory for generated logs and reports; `input` replaces generated logs.
+    pub fn new(input: Option<PathBuf>, run_timeout: Duration) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("log-archiver-bench")
+            .tempdir()?;
+        // An empty configuration file, so the user's own cannot change what is measured.
+        std::fs::write(dir.path().join("config.toml"), "")?;
+        Ok(Self {
+            dir,
+            input,
+            run_timeout,
+        })
+    }
+
+    /// The log a scenario sends: the user's, or `lines` generated distinct lines.
+    fn log_for(&self, lines: u64) -> anyhow::Result<PathBuf> {
+        if let Some(input) = &self.input {
+            return Ok(input.clone());
+        }
+        let path = self.dir.path().join(format!("generated-{lines}.log"));
+        if !path.exists() {
+            std::fs::write(&path, generated_log(lines))?;
+        }
+        Ok(path)
+    }
+}
+
+/// `lines` distinct, realistic log lines, so every line is a real LLM request.
+fn generated_log(lines: u64) -> String {
+    const SHAPES: [&str; 4] = [
+        "2026-11-29T10:{m:02}:{s:02}Z ERROR db-pool: connection {n} to postgres://db:5432/orders timed out after 30s",
+        "2026-11-29T10:{m:02}:{s:02}Z WARN api[{n}]: GET /v1/orders/{n} answered 503 in 2041 ms (upstream overloaded)",
+        "2026-11-29T10:{m:02}:{s:02}Z INFO worker-{n}: processed batch {n} of 512 records in 88 ms",
+        "2026-11-29T10:{m:02}:{s:02}Z ERROR kernel: Out of memory: Killed process {n} (java) total-vm:8123456kB",
+    ];
+    let mut log = String::with_capacity(lines as usize * 100);
+    for n in 0..lines {
+        let shape = SHAPES[(n % SHAPES.len() as u64) as usize];
+        let line = shape
+            .replace("{m:02}", &format!("{:02}", (n / 60) % 60))
+            .replace("{s:02}", &format!("{:02}", n % 60))
+            .replace("{n}", &n.to_string());
+        log.push_str(&line);
+        log.push('\n');
+    }
+    log
+}
+
+/// Runs `scenario` (number `index`) and measures it.
+pub async fn run_scenario(
+    workspace: &BenchWorkspace,
+    index: usize,
+    scenario: &Scenario,
+) -> anyhow::Result<RunResult> {
+    let log = workspace.log_for(scenario.lines)?;
+    let report = workspace.dir.path().join(format!("report-{index}.txt"));
+    let mock = MockLlm::start_on_loopback(MockSettings {
+        latency: scenario.latency.base,
+        latency_spread: scenario.latency.spread,
+        requests_per_minute: scenario.provider_rpm,
+        seed: index as u64,
+        ..MockSettings::default()
+    })
+    .await?;
+    let mut archive = archive_command(workspace, scenario, &log, &report, &mock.base_url())?;
+    let outcome = tokio::time::timeout(workspace.run_timeout, archive.output()).await;
+    let mock_stats = mock.stats().snapshot();
+    mock.stop().await;
+    for leftover in [
+        report.clone(),
+        crate::files::sibling(&report, ".explanations.jsonl"),
+    ] {
+        let _ = std::fs::remove_file(leftover);
+    }
+    let status = match outcome {
+        Err(_) => RunStatus::TimedOut,
+        Ok(Err(error)) => anyhow::bail!("cannot run the archive process: {error}"),
+        Ok(Ok(output)) if output.status.code() == Some(0) => {
+            let summary: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .map_err(|error| anyhow::anyhow!("the archive summary is not JSON: {error}"))?;
+            return Ok(RunResult::measured(scenario, &summary, &mock_stats));
+        }
+        Ok(Ok(output)) => {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().last().unwrap_or("no message").to_string();
+            RunStatus::Failed(format!("exit {:?}: {last}", output.status.code()))
+        }
+    };
+    Ok(RunResult::unmeasured(scenario, status))
+}
+
+/// The `archive` command of a run: this binary, the mock as an Anthropic API, no dedup (every
+/// line is a request), and the client's limit as the scenario says.
+fn archive_command(
+    workspace: &BenchWorkspace,
+    scenario: &Scenario,
+    log: &Path,
+    report: &Path,
+    mock_url: &str,
+) -> anyhow::Result<Command> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .arg("--config")
+        .arg(workspace.dir.path().join("config.toml"))
+        .arg("archive")
+        .arg(log)
+        .arg("--report")
+        .arg(report)
+        .args([
+            "--llm",
+            "anthropic",
+            "--model",
+            "bench",
+            "--api-key",
+            "bench",
+        ])
+        .args(["--base-url", mock_url])
+        .args(["--dedup", "off", "--progress", "off", "--json"])
+        .args(["--concurrency", &scenario.concurrency.to_string()])
+        .args(["--connections", &scenario.connections.to_string()])
+        .env("LOG_ARCHIVER_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    match (scenario.provider_rpm, scenario.client_limit) {
+        (Some(rpm), Some(ClientLimit::Match)) => {
+            command.args(["--rpm", &rpm.to_string()]);
+        }
+        (Some(_), _) => {}
+        (None, _) => {
+            command.args(["--rpm", "unlimited"]);
+        }
+    }
+    Ok(command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_lines_are_distinct() {
+        let log = generated_log(1_000);
+        let lines: std::collections::HashSet<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 1_000);
+    }
+}

@@ -1,0 +1,144 @@
+//! `log-archiver bench`: runs a matrix of throughput scenarios through the whole path and writes
+//! a table, a CSV file and an SVG chart.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::args::parse_duration;
+use crate::bench::{
+    BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunStatus, expand_matrix, print_table,
+    run_scenario, write_chart, write_csv,
+};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A log file every run sends whole, instead of generated lines.
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Most generated lines per run; runs with a known bound send about --run-seconds' worth.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lines: u64,
+
+    /// Concurrencies to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub concurrency: Vec<u64>,
+
+    /// MCP sessions per run (at most the concurrency).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub connections: u64,
+
+    /// Mean LLM latencies to measure (comma-separated; seconds or with a unit: 0,200ms).
+    #[arg(long, value_delimiter = ',', default_value = "0,200ms", value_parser = parse_duration)]
+    pub latency: Vec<Duration>,
+
+    /// How far answer times spread around a non-zero mean latency (uniformly).
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    pub latency_spread: Duration,
+
+    /// Request limits the mock LLM enforces, per minute (comma-separated; `none` for no limit).
+    #[arg(long, value_delimiter = ',', default_value = "none,1200", value_parser = parse_provider_rpm)]
+    pub rpm: Vec<Option<u32>>,
+
+    /// For runs with a limit: whether the client is told it (`match`: --rpm set to it) or
+    /// finds it itself (`unset`); comma-separated.
+    #[arg(long, value_delimiter = ',', value_enum, default_value = "match")]
+    pub client_limit: Vec<ClientLimit>,
+
+    /// Seconds' worth of lines a run with a known bound sends.
+    #[arg(long, default_value_t = 20.0)]
+    pub run_seconds: f64,
+
+    /// The longest one run may take.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub run_timeout: Duration,
+
+    /// Where to write bench.csv and throughput.svg.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+}
+
+fn parse_provider_rpm(text: &str) -> Result<Option<u32>, String> {
+    if text == "none" {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(rpm) if rpm > 0 => Ok(Some(rpm)),
+        _ => Err(format!(
+            "'{text}' is not a positive number of requests per minute, or none"
+        )),
+    }
+}
+
+impl BenchArgs {
+    fn matrix(&self) -> Matrix {
+        Matrix {
+            concurrency: self.concurrency.iter().map(|&c| c as usize).collect(),
+            connections: self.connections as usize,
+            latencies: self
+                .latency
+                .iter()
+                .map(|&mean| {
+                    let spread = if mean.is_zero() {
+                        Duration::ZERO
+                    } else {
+                        self.latency_spread.min(mean * 2)
+                    };
+                    LatencyProfile {
+                        base: mean - spread / 2,
+                        spread,
+                    }
+                })
+                .collect(),
+            provider_rpm: self.rpm.clone(),
+            client_limits: self.client_limit.clone(),
+            max_lines: self.lines,
+            target_seconds: self.run_seconds,
+        }
+    }
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out)
+        .map_err(|error| anyhow::anyhow!("cannot create '{}': {error}", args.out.display()))?;
+    let scenarios = expand_matrix(&args.matrix());
+    let workspace = BenchWorkspace::new(args.input.clone(), args.run_timeout)?;
+    let mut results = Vec::with_capacity(scenarios.len());
+    for (index, scenario) in scenarios.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] {scenario}: {} lines ...",
+            index + 1,
+            scenarios.len(),
+            scenario.lines
+        );
+        let result = run_scenario(&workspace, index, scenario).await?;
+        match (&result.lines_per_sec, &result.achieved_fraction) {
+            (Some(rate), Some(fraction)) => eprintln!(
+                "      {rate:.1} lines/s, {:.1}% of the bound, {}",
+                fraction * 100.0,
+                result.status
+            ),
+            (Some(rate), None) => eprintln!("      {rate:.1} lines/s, {}", result.status),
+            _ => eprintln!("      {}", result.status),
+        }
+        results.push(result);
+    }
+    let mut stdout = std::io::stdout().lock();
+    print_table(&results, &mut stdout)?;
+    let csv = args.out.join("bench.csv");
+    write_csv(&results, &csv)?;
+    let svg = args.out.join("throughput.svg");
+    write_chart(&results, &svg)?;
+    eprintln!("wrote {} and {}", csv.display(), svg.display());
+    let all_completed = results
+        .iter()
+        .all(|result| result.status.starts_with(&RunStatus::Completed.to_string()));
+    Ok(if all_completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
