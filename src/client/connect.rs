@@ -1,5 +1,8 @@
 //! Opens an MCP client session to a server, over Streamable HTTP or by spawning a stdio server.
 
+use std::sync::LazyLock;
+use std::time::Duration;
+
 use rmcp::service::RunningService;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
@@ -10,6 +13,23 @@ use crate::server::AuthToken;
 
 /// How many requests one HTTP session may have open at once; bulk jobs bound their own calls.
 const MAX_CALLS_PER_SESSION: usize = 1024;
+
+/// The HTTP client of every session. rmcp's own default opens a new TCP connection for every
+/// POST (it keeps no idle connections); a bulk job makes two POSTs per entry, so connecting and
+/// closing cost more than the rest of the exchange. This one keeps connections alive, with
+/// `TCP_NODELAY` so a reused connection never waits on a delayed ACK, and follows no redirects
+/// (a redirected POST could carry the session elsewhere).
+fn pooled_http_client() -> reqwest::Client {
+    static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
+        reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client with default TLS settings builds")
+    });
+    CLIENT.clone()
+}
 
 /// A live client session whose sampling requests are answered by a `SamplingHandler`.
 pub type ClientSession = RunningService<RoleClient, SamplingHandler>;
@@ -48,7 +68,8 @@ pub async fn connect(
             if let Some(token) = auth_token {
                 config = config.auth_header(token.secret());
             }
-            let transport = StreamableHttpClientTransport::from_config(config);
+            let transport =
+                StreamableHttpClientTransport::with_client(pooled_http_client(), config);
             handler
                 .serve(transport)
                 .await

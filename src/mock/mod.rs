@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +73,9 @@ impl MockLlm {
         let router = handler::router(state);
         let stop = shutdown.clone();
         let task = tokio::spawn(async move {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let server = axum::serve(listener, router)
                 .with_graceful_shutdown(async move { stop.cancelled().await });
             if let Err(error) = server.await {
