@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::process::Command;
 
 use super::results::{RunResult, RunStatus};
+use super::sample_lines::sample_log_line;
 use super::scenario::{ClientLimit, Scenario};
 use crate::mock::{MockLlm, MockSettings};
 
@@ -51,20 +52,9 @@ impl BenchWorkspace {
 
 /// `lines` distinct, realistic log lines, so every line is a real LLM request.
 fn generated_log(lines: u64) -> String {
-    const SHAPES: [&str; 4] = [
-        "2026-11-29T10:{m:02}:{s:02}Z ERROR db-pool: connection {n} to postgres://db:5432/orders timed out after 30s",
-        "2026-11-29T10:{m:02}:{s:02}Z WARN api[{n}]: GET /v1/orders/{n} answered 503 in 2041 ms (upstream overloaded)",
-        "2026-11-29T10:{m:02}:{s:02}Z INFO worker-{n}: processed batch {n} of 512 records in 88 ms",
-        "2026-11-29T10:{m:02}:{s:02}Z ERROR kernel: Out of memory: Killed process {n} (java) total-vm:8123456kB",
-    ];
-    let mut log = String::with_capacity(lines as usize * 100);
-    for n in 0..lines {
-        let shape = SHAPES[(n % SHAPES.len() as u64) as usize];
-        let line = shape
-            .replace("{m:02}", &format!("{:02}", (n / 60) % 60))
-            .replace("{s:02}", &format!("{:02}", n % 60))
-            .replace("{n}", &n.to_string());
-        log.push_str(&line);
+    let mut log = String::with_capacity(lines as usize * 160);
+    for i in 0..lines as usize {
+        log.push_str(&sample_log_line(i));
         log.push('\n');
     }
     log
