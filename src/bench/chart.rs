@@ -53,6 +53,9 @@ pub fn write_chart(results: &[RunResult], path: &Path) -> anyhow::Result<()> {
     chart
         .configure_mesh()
         .x_desc("concurrency (calls in flight)")
+        .x_labels(12)
+        .x_label_formatter(&|concurrency| format!("{concurrency:.0}"))
+        .y_label_formatter(&|rate| format!("{rate:.0}"))
         .y_desc("lines per second")
         .draw()
         .map_err(draw_error)?;
@@ -91,7 +94,7 @@ pub fn write_chart(results: &[RunResult], path: &Path) -> anyhow::Result<()> {
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .draw()
         .map_err(draw_error)?;
     root.present().map_err(draw_error)?;

@@ -108,11 +108,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let workspace = BenchWorkspace::new(args.input.clone(), args.run_timeout)?;
     let mut results = Vec::with_capacity(scenarios.len());
     for (index, scenario) in scenarios.iter().enumerate() {
+        let amount = match &args.input {
+            Some(input) => input.display().to_string(),
+            None => format!("{} lines", scenario.lines),
+        };
         eprintln!(
-            "[{}/{}] {scenario}: {} lines ...",
+            "[{}/{}] {scenario}: {amount} ...",
             index + 1,
-            scenarios.len(),
-            scenario.lines
+            scenarios.len()
         );
         let result = run_scenario(&workspace, index, scenario).await?;
         match (&result.lines_per_sec, &result.achieved_fraction) {
