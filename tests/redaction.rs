@@ -33,11 +33,9 @@ async fn archive_secrets(dir: &Path, extra: &[&str]) -> (String, String) {
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     mock.stop().await;
-    let prompts = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    let prompts = read_audit_log(&audit)
+        .iter()
+        .map(|record| {
             record["request"]["messages"][0]["text"]
                 .as_str()
                 .unwrap()

@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{ServeProcess, explain_command, finish, scratch_report, start_mock};
+use common::{ServeProcess, explain_command, finish, read_audit_log, scratch_report, start_mock};
 use log_archiver::client::{
     AuditLog, SamplingHandler, SamplingPolicy, SamplingRules, ServerTarget, connect,
 };
@@ -103,12 +103,8 @@ async fn a_server_cannot_sample_outside_the_clients_calls() {
         "the LLM was never asked"
     );
 
-    let audit = std::fs::read_to_string(&audit_path).unwrap();
-    let records: Vec<serde_json::Value> = audit
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    assert_eq!(records.len(), 1, "{audit}");
+    let records = read_audit_log(&audit_path);
+    assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["outcome"], "refused");
     assert_eq!(records[0]["server"], url.as_str());
     assert_eq!(records[0]["requested_max_tokens"], 4000);
@@ -139,12 +135,8 @@ async fn the_audit_log_records_what_was_sent_and_the_token_cap() {
     let finished = finish(explain).await;
     assert!(finished.success, "{}", finished.stderr);
 
-    let audit = std::fs::read_to_string(&audit_path).unwrap();
-    let records: Vec<serde_json::Value> = audit
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    assert_eq!(records.len(), 2, "{audit}");
+    let records = read_audit_log(&audit_path);
+    assert_eq!(records.len(), 2, "{records:?}");
     for (record, line) in records.iter().zip(lines) {
         assert_eq!(record["outcome"], "answered");
         assert_eq!(record["server"], server.url.as_str());

@@ -186,3 +186,12 @@ pub fn report_raw_lines(report: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// The records of a sampling audit log (`--audit-log`), one JSON value per line.
+pub fn read_audit_log(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("audit log readable")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
+        .collect()
+}
