@@ -90,8 +90,29 @@ async fn a_bad_config_file_is_a_clear_error() {
     let finished = finish(show).await;
     assert_eq!(finished.code, Some(1));
     assert!(
-        finished.stderr.contains("keep API keys out of files"),
+        finished
+            .stderr
+            .contains("keep secrets out of files (api-key)"),
         "{}",
         finished.stderr
+    );
+}
+
+#[tokio::test]
+async fn the_auth_token_is_masked_when_shown() {
+    let mut show = command();
+    show.args(["config", "serve"])
+        .env("LOG_ARCHIVER_AUTH_TOKEN", "supersecrettoken12345");
+    let finished = finish(show).await;
+    assert!(finished.success, "{}", finished.stderr);
+    assert!(
+        !finished.stdout.contains("supersecrettoken12345"),
+        "{}",
+        finished.stdout
+    );
+    assert!(
+        finished.stdout.contains("auth-token = "),
+        "{}",
+        finished.stdout
     );
 }

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ArgAction;
 
-/// Options that never come from a file.
-const SECRETS: &[&str] = &["api-key"];
+/// Options that never come from a file, and are masked when shown.
+const SECRETS: &[&str] = &["api-key", "auth-token"];
 
 /// The configuration file in use and what it set, by command.
 pub struct ConfigFile {
@@ -126,7 +126,8 @@ fn record(
 ) -> anyhow::Result<bool> {
     anyhow::ensure!(
         !SECRETS.contains(&key),
-        "config file '{}': keep API keys out of files (set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --api-key)",
+        "config file '{}': keep secrets out of files ({key}): set ANTHROPIC_API_KEY, \
+         OPENAI_API_KEY or LOG_ARCHIVER_AUTH_TOKEN, or pass --{key}",
         file.path.display()
     );
     let sub = command
@@ -289,7 +290,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for (text, expected) in [
             ("nonsense = 1", "no command has an option 'nonsense'"),
-            ("api-key = \"sk\"", "keep API keys out of files"),
+            ("api-key = \"sk\"", "keep secrets out of files (api-key)"),
+            (
+                "[serve]\nauth-token = \"0123456789abcdef\"",
+                "keep secrets out of files (auth-token)",
+            ),
             ("[archive]\nport = 1", "'archive' has no option 'port'"),
             ("[nope]\nx = 1", "[nope] is not a command"),
             ("concurrency = [", "not valid TOML"),
