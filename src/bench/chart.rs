@@ -124,7 +124,8 @@ mod tests {
                     client_limit: None,
                     lines: 1_000,
                 };
-                let mut run = RunResult::unmeasured(&scenario, RunStatus::Completed);
+                let mut run =
+                    RunResult::unmeasured(&scenario, RunStatus::Completed { failed_entries: 0 });
                 run.lines_per_sec = Some(concurrency as f64 * 4.5);
                 run
             })

@@ -11,7 +11,10 @@ use crate::mock::MockStatsSnapshot;
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunStatus {
-    Completed,
+    /// The job ran to its end; some entries may have failed (its exit code 2).
+    Completed {
+        failed_entries: u64,
+    },
     TimedOut,
     Failed(String),
 }
@@ -19,7 +22,8 @@ pub enum RunStatus {
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Completed => f.write_str("ok"),
+            Self::Completed { failed_entries: 0 } => f.write_str("ok"),
+            Self::Completed { failed_entries } => write!(f, "ok, {failed_entries} entries failed"),
             Self::TimedOut => f.write_str("timed out"),
             Self::Failed(reason) => write!(f, "failed: {reason}"),
         }
@@ -52,11 +56,16 @@ pub struct RunResult {
     pub bound_lines_per_sec: Option<f64>,
     /// Achieved throughput over the bound.
     pub achieved_fraction: Option<f64>,
-    pub status: String,
+    #[serde(serialize_with = "as_text")]
+    pub status: RunStatus,
+}
+
+fn as_text<S: serde::Serializer>(status: &RunStatus, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(status)
 }
 
 impl RunResult {
-    fn base(scenario: &Scenario, status: &RunStatus, provider_429s: u64) -> Self {
+    fn base(scenario: &Scenario, status: RunStatus, provider_429s: u64) -> Self {
         Self {
             concurrency: scenario.concurrency,
             connections: scenario.connections,
@@ -81,13 +90,13 @@ impl RunResult {
             cpu_secs_per_1000_lines: None,
             bound_lines_per_sec: scenario.bound_lines_per_second(),
             achieved_fraction: None,
-            status: status.to_string(),
+            status,
         }
     }
 
     /// A run that did not complete.
     pub fn unmeasured(scenario: &Scenario, status: RunStatus) -> Self {
-        Self::base(scenario, &status, 0)
+        Self::base(scenario, status, 0)
     }
 
     /// A completed run, from the `archive --json` summary and the mock's counters.
@@ -97,8 +106,11 @@ impl RunResult {
         mock: &MockStatsSnapshot,
     ) -> Self {
         let provider_429s = mock.by_status.get(&429).copied().unwrap_or(0);
-        let mut result = Self::base(scenario, &RunStatus::Completed, provider_429s);
         let counters = &summary["counters"];
+        let status = RunStatus::Completed {
+            failed_entries: counters["failed"].as_u64().unwrap_or(0),
+        };
+        let mut result = Self::base(scenario, status, provider_429s);
         let elapsed = summary["elapsed_secs"].as_f64();
         let read = counters["read"].as_u64().unwrap_or(0);
         result.lines = read;
@@ -120,10 +132,6 @@ impl RunResult {
             .lines_per_sec
             .zip(result.bound_lines_per_sec)
             .map(|(achieved, bound)| achieved / bound);
-        let failed = counters["failed"].as_u64().unwrap_or(0);
-        if failed > 0 {
-            result.status = format!("ok, {failed} entries failed");
-        }
         result
     }
 }
@@ -168,7 +176,7 @@ pub fn print_table(results: &[RunResult], out: &mut impl std::io::Write) -> std:
                 count(run.retries),
                 figure(run.peak_rss_mb, 1),
                 figure(run.cpu_secs_per_1000_lines, 3),
-                run.status.clone(),
+                run.status.to_string(),
             ]
         })
         .collect();

@@ -138,7 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     eprintln!("wrote {} and {}", csv.display(), svg.display());
     let all_completed = results
         .iter()
-        .all(|result| result.status.starts_with(&RunStatus::Completed.to_string()));
+        .all(|result| matches!(result.status, RunStatus::Completed { .. }));
     Ok(if all_completed {
         ExitCode::SUCCESS
     } else {

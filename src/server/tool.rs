@@ -131,22 +131,7 @@ impl LogArchiverServer {
         let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        let redacted = self.settings.redactor.redact(&args.log_line);
-        let outcome = match self.check_size(&args.log_line) {
-            Ok(()) => self.explain(&peer, &redacted).await,
-            Err(failure) => Err(failure),
-        };
-        let kept_line = match self.settings.report_line {
-            ReportLine::Redacted => &redacted,
-            ReportLine::Raw => args.log_line.as_str(),
-        };
-        let outcome = match outcome {
-            Ok(analysis) => {
-                self.archive(order.as_ref(), format_record(kept_line, &analysis))
-                    .await
-            }
-            Err(failure) => Err(failure),
-        };
+        let outcome = self.process(&peer, order.as_ref(), &args.log_line).await;
         Ok(match outcome {
             Ok(()) => {
                 CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
@@ -161,6 +146,24 @@ impl LogArchiverServer {
 }
 
 impl LogArchiverServer {
+    /// Checks the line's size, masks its secrets, has it explained and archives the record.
+    async fn process(
+        &self,
+        peer: &Peer<RoleServer>,
+        order: Option<&EntryOrder>,
+        log_line: &str,
+    ) -> Result<(), ToolFailure> {
+        self.check_size(log_line)?;
+        let redacted = self.settings.redactor.redact(log_line);
+        let analysis = self.explain(peer, &redacted).await?;
+        let kept_line = match self.settings.report_line {
+            ReportLine::Redacted => &redacted,
+            ReportLine::Raw => log_line,
+        };
+        self.archive(order, format_record(kept_line, &analysis))
+            .await
+    }
+
     /// Refuses a line longer than the configured limit.
     fn check_size(&self, log_line: &str) -> Result<(), ToolFailure> {
         let limit = self.settings.max_log_line_bytes;
