@@ -25,7 +25,7 @@ use log_archiver::llm::{
     AnthropicBackend, AnthropicSettings, ChatMessage, ChatRole, CompletionRequest, LlmBackend,
 };
 use log_archiver::mock::{MockLlm, MockSettings};
-use log_archiver::report::{OrderPolicy, ReportWriter};
+use log_archiver::report::{OrderPolicy, ReportFormat, ReportWriter};
 use log_archiver::server::{
     HttpServer, HttpServerSettings, LogArchiverServer, PromptTemplate, SYSTEM_PROMPT, ToolSettings,
 };
@@ -39,6 +39,7 @@ async fn start_server(report: &std::path::Path) -> (HttpServer, ReportWriter) {
     let (writer, _done) = ReportWriter::start(
         report,
         OrderPolicy::shared_server(settings.sampling_timeout),
+        ReportFormat::Text,
     )
     .await
     .expect("writer starts");

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::join_all;
 use log_archiver::bench::sample_log_line;
-use log_archiver::report::{OrderPolicy, ReportWriter, Resolution, format_record, parse_report};
+use log_archiver::report::{
+    OrderPolicy, ReportFormat, ReportWriter, Resolution, format_record, parse_report,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -68,7 +70,7 @@ fn windows(shuffled: bool, window: usize) -> Vec<Vec<u64>> {
 /// resolutions took (starting and stopping the writer are not counted).
 async fn resolve_all(dir: &Path, round: u64, records: &[String], windows: &[Vec<u64>]) -> Duration {
     let path = dir.join(format!("report-{round}.txt"));
-    let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned())
+    let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
         .await
         .expect("writer starts");
     let batches: Vec<Vec<(u64, String)>> = windows

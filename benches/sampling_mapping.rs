@@ -16,7 +16,7 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use log_archiver::client::{completion_request_from, sampling_result_from};
-use log_archiver::llm::{Completion, StopReason, TokenUsage};
+use log_archiver::llm::{Completion, Sharing, StopReason, TokenUsage};
 use log_archiver::server::{PromptTemplate, SYSTEM_PROMPT};
 use rmcp::model::{CreateMessageRequestParams, CreateMessageResult};
 
@@ -53,6 +53,7 @@ fn completion() -> Completion {
             output_tokens: 41,
         },
         rate_limit: None,
+        sharing: Sharing::default(),
     }
 }
 

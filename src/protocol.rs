@@ -1,13 +1,17 @@
 //! What travels between our client and our server beyond the original tool call: the ordering
-//! information of bulk jobs, the classified reason a call failed, the notification that
-//! releases an entry the client gave up on (other clients and servers ignore all of it), and
-//! where the log line sits in a sampling prompt.
+//! information of bulk jobs, where an entry came from, what an answer cost, the classified
+//! reason a call failed, the notification that releases an entry the client gave up on (other
+//! clients and servers ignore all of it), and where the log line sits in a sampling prompt.
 
 use rmcp::model::{JsonObject, MetaObject};
 use serde::{Deserialize, Serialize};
 
 /// `_meta` key of a `tools/call` request carrying its place in a job: `{"job": "...", "seq": N}`.
 pub const ORDER_META_KEY: &str = "log-archiver/order";
+/// `_meta` key of a `tools/call` request telling where its entry came from: `EntrySource`.
+pub const ENTRY_META_KEY: &str = "log-archiver/entry";
+/// `_meta` key of a sampling result telling what the answer cost: `AnswerNote`.
+pub const ANSWER_META_KEY: &str = "log-archiver/answer";
 /// `_meta` key of a failed tool result carrying the classified failure.
 pub const FAILURE_META_KEY: &str = "log-archiver/failure";
 /// Custom notification a client sends for an entry it gave up on, with `EntryOrder` params,
@@ -19,6 +23,31 @@ pub const SKIP_NOTIFICATION: &str = "notifications/log-archiver/skip";
 pub struct EntryOrder {
     pub job: String,
     pub seq: u64,
+}
+
+/// Where an entry came from, for structured reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntrySource {
+    /// The input's name (its path as given, or `-` for standard input), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The entry's first line number in the input.
+    pub line: u64,
+}
+
+/// What producing a sampling answer took, for structured reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerNote {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Shared from an earlier, equal entry (the tokens are then 0).
+    pub cached: bool,
+    /// The message template the entry was grouped under, when grouping by template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// The stable id of the group of entries sharing the explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_id: Option<String>,
 }
 
 /// Why a call failed, in machine-readable form.

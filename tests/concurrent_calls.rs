@@ -12,7 +12,7 @@ use log_archiver::llm::{
     AnthropicBackend, AnthropicSettings, CompletionFuture, CompletionRequest, LlmBackend,
 };
 use log_archiver::mock::{MockLlm, MockSettings};
-use log_archiver::report::{OrderPolicy, ReportWriter};
+use log_archiver::report::{OrderPolicy, ReportFormat, ReportWriter};
 use log_archiver::server::{HttpServer, HttpServerSettings, LogArchiverServer, ToolSettings};
 use tokio::net::TcpListener;
 
@@ -23,6 +23,7 @@ async fn start_server(
     let (writer, _done) = ReportWriter::start(
         report,
         OrderPolicy::shared_server(settings.sampling_timeout),
+        ReportFormat::Text,
     )
     .await
     .unwrap();

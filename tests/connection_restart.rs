@@ -16,6 +16,7 @@ use log_archiver::pipeline::input::InputSource;
 use log_archiver::pipeline::multiline::MultilineMode;
 use log_archiver::pipeline::progress::ProgressMode;
 use log_archiver::pipeline::{CostPlan, JobInput, JobSettings, JobStatus, LlmPlan, run_job};
+use log_archiver::report::ReportFormat;
 use log_archiver::server::ToolSettings;
 
 fn connection_zero() -> Option<ractor::ActorCell> {
@@ -47,6 +48,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
     let settings = JobSettings {
         input: JobInput::Log(InputSource::File(log.clone())),
         report: report.clone(),
+        report_format: ReportFormat::Text,
         failures: dir.path().join("failures.csv"),
         server: None,
         connections: 2,

@@ -20,6 +20,7 @@ use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::resources::ResourceUsage;
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
+use crate::report::ReportFormat;
 use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 
 /// Options of a bulk job.
@@ -28,6 +29,12 @@ pub struct JobArgs {
     /// The incident report to append to.
     #[arg(long, default_value = "incident_report.txt")]
     pub report: PathBuf,
+
+    /// The report's format: text (the incident-report records), jsonl or csv (every field:
+    /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
+    /// report's extension (.jsonl, .ndjson, .csv), else text.
+    #[arg(long, value_enum, conflicts_with = "server")]
+    pub format: Option<ReportFormat>,
 
     /// An external MCP server to send entries through, instead of the built-in one.
     #[arg(long, value_name = "URL")]
@@ -121,6 +128,9 @@ impl JobArgs {
         let settings = JobSettings {
             input,
             report: self.report.clone(),
+            report_format: self
+                .format
+                .unwrap_or_else(|| ReportFormat::for_path(&self.report)),
             failures,
             server: self.server.clone().map(|url| ServerTarget::Http {
                 url,

@@ -7,6 +7,7 @@ mod config;
 mod explain;
 mod job;
 mod mock_llm;
+mod report;
 mod retry;
 mod serve;
 mod signal;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Send log lines to a server's process_log_entry tool, answering its sampling requests
     /// with Claude.
     Explain(explain::ExplainArgs),
+    /// Read a report of any format back: summarise, count, filter, or convert it between
+    /// text, jsonl and csv.
+    Report(report::ReportArgs),
     /// Measure throughput over a matrix of concurrency, LLM latency and rate limits, against
     /// the built-in mock LLM; writes a table, a CSV file and an SVG chart.
     Bench(bench::BenchArgs),
@@ -121,6 +125,7 @@ pub fn main() -> ExitCode {
             Command::Explain(args) => explain::run(args).await,
             Command::MockLlm(args) => mock_llm::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Report(args) => report::run(args),
             Command::Config { .. } => unreachable!("handled before the runtime starts"),
         }
     });

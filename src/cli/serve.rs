@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use super::args::ToolArgs;
 use super::signal::shutdown_requested;
-use crate::report::{OrderPolicy, ReportWriter};
+use crate::report::{OrderPolicy, ReportFormat, ReportWriter};
 use crate::server::{
     AUTH_TOKEN_ENV, AuthToken, DEFAULT_MAX_LOG_LINE_BYTES, HttpServer, HttpServerSettings,
     LogArchiverServer, serve_stdio,
@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// The incident report to append to.
     #[arg(long, default_value = "incident_report.txt")]
     pub report: PathBuf,
+
+    /// The report's format: text (the incident-report records), jsonl or csv (every field:
+    /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
+    /// report's extension (.jsonl, .ndjson, .csv), else text.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
 
     /// A secret every HTTP request must carry as `Authorization: Bearer <token>` (at least 16
     /// characters); required when listening on a non-loopback address. Prefer the environment
@@ -74,7 +80,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_request_bytes: tool.max_request_bytes(),
     };
     let policy = OrderPolicy::shared_server(tool.sampling_timeout);
-    let (writer, writer_done) = ReportWriter::start(&args.report, policy).await?;
+    let format = args
+        .format
+        .unwrap_or_else(|| ReportFormat::for_path(&args.report));
+    let (writer, writer_done) = ReportWriter::start(&args.report, policy, format).await?;
     let sampling_timeout = tool.sampling_timeout;
     let server = LogArchiverServer::new(tool, writer.clone());
     let outcome = if args.stdio {

@@ -19,7 +19,7 @@ use super::audit::{AuditLog, AuditOutcome};
 use super::model_choice::ModelChoice;
 use super::policy::{CallInProgress, SamplingPolicy};
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
-use crate::protocol::FailureDetail;
+use crate::protocol::{ANSWER_META_KEY, AnswerNote, FailureDetail, meta_with};
 use crate::redact::Redactor;
 
 /// The client's name in the MCP handshake.
@@ -192,12 +192,21 @@ pub fn completion_request_from(
     })
 }
 
-/// Maps a completion back onto the MCP sampling result.
+/// Maps a completion back onto the MCP sampling result; its `_meta` tells what the answer
+/// cost (`AnswerNote`).
 pub fn sampling_result_from(completion: Completion) -> CreateMessageResult {
-    let message = SamplingMessage::new(
+    let note = AnswerNote {
+        input_tokens: completion.usage.input_tokens,
+        output_tokens: completion.usage.output_tokens,
+        cached: completion.sharing.from_cache,
+        template: completion.sharing.template,
+        template_id: completion.sharing.template_id,
+    };
+    let mut message = SamplingMessage::new(
         Role::Assistant,
         SamplingMessageContentBlock::text(completion.text),
     );
+    message.meta = Some(meta_with(ANSWER_META_KEY, &note));
     let result = CreateMessageResult::new(message, completion.model);
     match completion.stop_reason {
         Some(StopReason::EndTurn) => {
@@ -217,7 +226,7 @@ pub fn sampling_result_from(completion: Completion) -> CreateMessageResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::TokenUsage;
+    use crate::llm::{Sharing, TokenUsage};
 
     #[test]
     fn maps_a_sampling_request_completely() {
@@ -269,6 +278,7 @@ mod tests {
                 stop_reason: Some(reason),
                 usage: TokenUsage::default(),
                 rate_limit: None,
+                sharing: Sharing::default(),
             });
             let json = serde_json::to_value(&result).unwrap();
             assert_eq!(json["stopReason"], expected);
@@ -276,5 +286,32 @@ mod tests {
             assert_eq!(json["model"], "m");
             assert_eq!(json["content"]["text"], "t");
         }
+    }
+
+    #[test]
+    fn the_result_meta_tells_what_the_answer_cost() {
+        let result = sampling_result_from(Completion {
+            model: "m".into(),
+            text: "t".into(),
+            stop_reason: None,
+            usage: TokenUsage {
+                input_tokens: 57,
+                output_tokens: 12,
+            },
+            rate_limit: None,
+            sharing: Sharing {
+                from_cache: false,
+                template: Some("ERROR <*>".into()),
+                template_id: Some("0123456789abcdef".into()),
+            },
+        });
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(
+            json["_meta"][ANSWER_META_KEY],
+            serde_json::json!({
+                "input_tokens": 57, "output_tokens": 12, "cached": false,
+                "template": "ERROR <*>", "template_id": "0123456789abcdef"
+            })
+        );
     }
 }

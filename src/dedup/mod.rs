@@ -18,12 +18,16 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use self::templates::{MinerConfig, TemplateId, TemplateMiner};
-use crate::llm::{Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError};
+use crate::llm::{
+    Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, Sharing, TokenUsage,
+};
 use crate::protocol::log_line_in_prompt;
 
 /// How entries are grouped to share an explanation.
@@ -65,6 +69,7 @@ impl Store {
             for line in BufReader::new(file).lines().map_while(Result::ok) {
                 // A torn last line (a crash mid-write) is skipped.
                 if let Ok(kept) = serde_json::from_str::<Kept>(&line) {
+                    let template_id = kept.key.strip_prefix("template:").map(template_id);
                     earlier.insert(
                         kept.key,
                         Completion {
@@ -73,6 +78,10 @@ impl Store {
                             stop_reason: None,
                             usage: Default::default(),
                             rate_limit: None,
+                            sharing: Sharing {
+                                template_id,
+                                ..Sharing::default()
+                            },
                         },
                     );
                 }
@@ -208,21 +217,41 @@ impl DedupBackend {
             return self.inner.complete(request).await;
         }
         let (answer, stored_key, template) = self.key(&request);
+        let asked_the_llm = AtomicBool::new(false);
         let completion = answer
             .get_or_try_init(|| async {
+                asked_the_llm.store(true, Ordering::Relaxed);
                 let request = match &template {
                     Some(template) => with_template_note(request, template),
                     None => request,
                 };
-                let completion = self.inner.complete(request).await?;
+                let mut completion = self.inner.complete(request).await?;
+                completion.sharing.template_id = template.as_deref().map(template_id);
                 if let Some(store) = &self.store {
                     store.keep(&stored_key, &completion);
                 }
                 Ok::<_, LlmError>(completion)
             })
             .await?;
-        Ok(completion.clone())
+        let mut completion = completion.clone();
+        if !asked_the_llm.load(Ordering::Relaxed) {
+            completion.usage = TokenUsage::default();
+            completion.sharing.from_cache = true;
+        }
+        completion.sharing.template = template;
+        Ok(completion)
     }
+}
+
+/// The stable id of the group of entries that share one explanation in template mode: the
+/// first 16 hex digits of the SHA-256 of the template as it was explained. The same template
+/// gives the same id in every run.
+pub fn template_id(template: &str) -> String {
+    let digest = Sha256::digest(template.as_bytes());
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Tells the LLM that the line stands for a template whose variable parts vary, so that the
@@ -249,8 +278,8 @@ impl LlmBackend for DedupBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{ChatMessage, ChatRole, LlmErrorKind, TokenUsage};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::llm::{ChatMessage, ChatRole, LlmErrorKind};
+    use std::sync::atomic::AtomicUsize;
 
     /// Counts calls; fails the first `failures` of them.
     struct Counting {
@@ -270,8 +299,12 @@ mod tests {
                     model: "m".into(),
                     text: format!("answer {call}"),
                     stop_reason: None,
-                    usage: TokenUsage::default(),
+                    usage: TokenUsage {
+                        input_tokens: 40,
+                        output_tokens: 9,
+                    },
                     rate_limit: None,
+                    sharing: Sharing::default(),
                 })
             };
             Box::pin(async move {
@@ -346,6 +379,49 @@ mod tests {
         let (distinct, top) = dedup.top_templates(5).unwrap();
         assert_eq!(distinct, 2);
         assert_eq!(top[0].1, 3);
+    }
+
+    #[tokio::test]
+    async fn shared_answers_say_so_and_cost_nothing() {
+        let dedup = DedupBackend::new(counting(0), DedupMode::Template);
+        let first = dedup
+            .complete(request("Failed password for alice from 10.0.0.1 port 22"))
+            .await
+            .unwrap();
+        let second = dedup
+            .complete(request("Failed password for bob from 10.0.0.2 port 22"))
+            .await
+            .unwrap();
+        assert!(!first.sharing.from_cache);
+        assert_ne!(first.usage, TokenUsage::default());
+        assert!(second.sharing.from_cache);
+        assert_eq!(second.usage, TokenUsage::default());
+        let id = first.sharing.template_id.clone().unwrap();
+        assert_eq!(
+            id,
+            template_id("Failed password for alice from <*> port <*>")
+        );
+        assert_eq!(
+            second.sharing.template_id,
+            Some(id),
+            "one explanation, one id"
+        );
+        assert_eq!(
+            second.sharing.template.as_deref(),
+            Some("Failed password for <*> from <*> port <*>"),
+            "the template as mined so far"
+        );
+
+        let exact = DedupBackend::new(counting(0), DedupMode::Exact);
+        let answer = exact.complete(request("ERROR a")).await.unwrap();
+        assert_eq!(answer.sharing, Sharing::default());
+    }
+
+    #[test]
+    fn template_ids_are_stable_and_distinct() {
+        assert_eq!(template_id("a <*> b"), template_id("a <*> b"));
+        assert_ne!(template_id("a <*> b"), template_id("a <*> c"));
+        assert_eq!(template_id("a <*> b").len(), 16);
     }
 
     #[tokio::test]

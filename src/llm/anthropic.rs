@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::http::{ApiClient, malformed, rate_limit_headers};
 use super::{
     ChatRole, Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, LlmErrorKind,
-    StopReason, TokenUsage,
+    Sharing, StopReason, TokenUsage,
 };
 
 /// Where the API lives unless `ANTHROPIC_BASE_URL` says otherwise.
@@ -171,6 +171,7 @@ fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
             output_tokens: response.usage.output_tokens,
         },
         rate_limit: None,
+        sharing: Sharing::default(),
     })
 }
 

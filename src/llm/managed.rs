@@ -152,7 +152,7 @@ fn estimate_request_tokens(request: &CompletionRequest) -> u64 {
 mod tests {
     use super::*;
     use crate::llm::limits::RateLimits;
-    use crate::llm::{ChatMessage, ChatRole, TokenUsage};
+    use crate::llm::{ChatMessage, ChatRole, Sharing, TokenUsage};
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -174,6 +174,7 @@ mod tests {
                             output_tokens: 3,
                         },
                         rate_limit: None,
+                        sharing: Sharing::default(),
                     }),
                 }
             })

@@ -82,6 +82,19 @@ pub struct Completion {
     pub usage: TokenUsage,
     /// The provider's request limit as its headers told, when they did.
     pub rate_limit: Option<RateLimitHeaders>,
+    /// How the answer is shared among log entries (see `dedup`).
+    pub sharing: Sharing,
+}
+
+/// How an answer is shared among log entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sharing {
+    /// Answered from the cache of an earlier, equal entry: no tokens were spent on it.
+    pub from_cache: bool,
+    /// The message template the entry was grouped under, as mined so far.
+    pub template: Option<String>,
+    /// The id of the group sharing the explanation (`dedup::template_id`).
+    pub template_id: Option<String>,
 }
 
 /// What a provider's rate-limit headers said about requests per minute.

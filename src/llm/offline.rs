@@ -3,7 +3,8 @@
 
 use super::offline_rules::{OFFLINE_MODEL, explain_prompt};
 use super::{
-    ChatRole, Completion, CompletionFuture, CompletionRequest, LlmBackend, StopReason, TokenUsage,
+    ChatRole, Completion, CompletionFuture, CompletionRequest, LlmBackend, Sharing, StopReason,
+    TokenUsage,
 };
 
 /// Explains log lines with rules instead of a model.
@@ -24,6 +25,7 @@ impl LlmBackend for OfflineBackend {
             stop_reason: Some(StopReason::EndTurn),
             usage: TokenUsage::default(),
             rate_limit: None,
+            sharing: Sharing::default(),
         };
         Box::pin(std::future::ready(Ok(completion)))
     }

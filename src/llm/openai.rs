@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::http::{ApiClient, malformed, rate_limit_headers};
 use super::{
     ChatRole, Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, LlmErrorKind,
-    StopReason, TokenUsage,
+    Sharing, StopReason, TokenUsage,
 };
 
 /// Where the API lives unless configured otherwise (Ollama: `http://127.0.0.1:11434/v1`).
@@ -182,6 +182,7 @@ fn parse_completion(bytes: &[u8]) -> Result<Completion, LlmError> {
             output_tokens: response.usage.completion_tokens,
         },
         rate_limit: None,
+        sharing: Sharing::default(),
     })
 }
 

@@ -14,8 +14,8 @@ use crate::client::{
     ClientSession, SamplingHandler, ServerTarget, connect, process_log_entry_with_meta,
 };
 use crate::protocol::{
-    EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
-    read_meta,
+    ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY,
+    SKIP_NOTIFICATION, meta_with, read_meta,
 };
 
 /// How long opening a session (connection and MCP handshake) may take.
@@ -30,14 +30,16 @@ pub struct ConnectionArgs {
     pub handler: SamplingHandler,
     pub supervisor: ActorRef<SupervisorMessage>,
     pub job: String,
+    /// The input's name, sent with each entry for structured reports.
+    pub source: Option<Arc<str>>,
     /// Longest wait for one tool call before the session is considered wedged.
     pub call_timeout: Duration,
 }
 
 /// Work for a connection actor.
 pub enum ConnectionMessage {
-    /// Send entry `seq` to the server.
-    Process { seq: u64, text: String },
+    /// Send entry `seq`, which starts at input line `line`, to the server.
+    Process { seq: u64, line: u64, text: String },
     /// Tell the server the job gave up on entry `seq`.
     Skip { seq: u64 },
     /// A call found the session broken: stop so the supervisor reconnects.
@@ -51,6 +53,7 @@ pub struct ConnectionState {
     session: Arc<ClientSession>,
     supervisor: ActorRef<SupervisorMessage>,
     job: String,
+    source: Option<Arc<str>>,
     call_timeout: Duration,
 }
 
@@ -78,6 +81,7 @@ impl Actor for ConnectionActor {
             session: Arc::new(session),
             supervisor: args.supervisor,
             job: args.job,
+            source: args.source,
             call_timeout: args.call_timeout,
         })
     }
@@ -89,17 +93,22 @@ impl Actor for ConnectionActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ConnectionMessage::Process { seq, text } => {
+            ConnectionMessage::Process { seq, line, text } => {
                 let order = EntryOrder {
                     job: state.job.clone(),
                     seq,
+                };
+                let source = EntrySource {
+                    source: state.source.as_deref().map(str::to_string),
+                    line,
                 };
                 let session = state.session.clone();
                 let supervisor = state.supervisor.clone();
                 let tag = state.tag;
                 let timeout = state.call_timeout;
                 tokio::spawn(async move {
-                    let meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order));
+                    let mut meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order));
+                    meta.0.0.extend(meta_with(ENTRY_META_KEY, &source).0);
                     let call = process_log_entry_with_meta(&session, &text, meta);
                     let result = match tokio::time::timeout(timeout, call).await {
                         Ok(Ok(result)) => classify(result),

@@ -39,7 +39,7 @@ use crate::llm::{
     ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, PriceTable, RateLimits,
     RequestRate, RetryPolicy,
 };
-use crate::report::{OrderPolicy, ReportWriter};
+use crate::report::{OrderPolicy, ReportFormat, ReportWriter};
 use crate::server::{
     AuthToken, HttpServer, HttpServerSettings, LogArchiverServer, ReportLine, ToolSettings,
 };
@@ -68,6 +68,8 @@ pub struct LlmPlan {
 pub struct JobSettings {
     pub input: JobInput,
     pub report: PathBuf,
+    /// How the built-in server writes the report.
+    pub report_format: ReportFormat,
     /// Where this job writes its failures.
     pub failures: PathBuf,
     /// An external server; `None` runs the server in this process.
@@ -149,9 +151,7 @@ pub async fn run_job(
             // Only this job may use the built-in server: other local processes could otherwise
             // write records into its report.
             let auth_token = AuthToken::random();
-            let server =
-                EmbeddedServer::start(&settings.report, settings.tool.clone(), auth_token.clone())
-                    .await?;
+            let server = EmbeddedServer::start(&settings, auth_token.clone()).await?;
             let target = ServerTarget::Http {
                 url: server.http.url(),
                 auth_token: Some(auth_token),
@@ -215,6 +215,11 @@ pub async fn run_job(
     let connections = settings.connections.clamp(1, concurrency);
     let plan = JobPlan {
         job: new_job_id(),
+        source: match &settings.input {
+            JobInput::Log(InputSource::File(path)) => Some(path.display().to_string().into()),
+            JobInput::Log(InputSource::Stdin) => Some("-".into()),
+            JobInput::Failures(_) => None,
+        },
         target,
         handler,
         connections,
@@ -383,14 +388,15 @@ struct EmbeddedServer {
 }
 
 impl EmbeddedServer {
-    async fn start(
-        report: &Path,
-        tool: ToolSettings,
-        auth_token: AuthToken,
-    ) -> anyhow::Result<Self> {
-        let (writer, writer_done) = ReportWriter::start(report, OrderPolicy::job_owned()).await?;
-        let http_settings = HttpServerSettings::loopback(&tool, Some(auth_token));
-        let server = LogArchiverServer::new(tool, writer.clone());
+    async fn start(settings: &JobSettings, auth_token: AuthToken) -> anyhow::Result<Self> {
+        let (writer, writer_done) = ReportWriter::start(
+            &settings.report,
+            OrderPolicy::job_owned(),
+            settings.report_format,
+        )
+        .await?;
+        let http_settings = HttpServerSettings::loopback(&settings.tool, Some(auth_token));
+        let server = LogArchiverServer::new(settings.tool.clone(), writer.clone());
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let http = HttpServer::start(listener, server, http_settings)?;
         Ok(Self {

@@ -39,6 +39,8 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 pub struct JobPlan {
     /// Names this job's entries on the server (ordering) and its actors.
     pub job: String,
+    /// The input's name, told to the server with each entry (unknown when retrying).
+    pub source: Option<Arc<str>>,
     pub target: ServerTarget,
     pub handler: SamplingHandler,
     pub connections: usize,
@@ -202,6 +204,7 @@ pub struct SupervisorState {
 /// The parts of the plan the supervisor keeps after start-up.
 struct PlanParts {
     job: String,
+    source: Option<Arc<str>>,
     target: ServerTarget,
     handler: SamplingHandler,
     concurrency: usize,
@@ -253,6 +256,7 @@ impl Actor for Supervisor {
             failures_broken: false,
             plan: PlanParts {
                 job: plan.job,
+                source: plan.source,
                 target: plan.target,
                 handler: plan.handler,
                 concurrency: plan.concurrency.max(1),
@@ -492,7 +496,10 @@ impl SupervisorState {
                 index,
                 generation: self.connections[index].generation,
             };
-            let Some(text) = self.entry_mut(seq).map(|slot| slot.entry.text.clone()) else {
+            let Some((line, text)) = self
+                .entry_mut(seq)
+                .map(|slot| (slot.entry.line_number, slot.entry.text.clone()))
+            else {
                 continue;
             };
             if let Some(budget) = &self.plan.budget {
@@ -517,7 +524,7 @@ impl SupervisorState {
                 .actor
                 .as_ref()
                 .expect("chosen connections are live");
-            let _ = actor.send_message(ConnectionMessage::Process { seq, text });
+            let _ = actor.send_message(ConnectionMessage::Process { seq, line, text });
         }
     }
 
@@ -790,6 +797,7 @@ impl SupervisorState {
             handler: self.plan.handler.clone(),
             supervisor: self.myself.clone(),
             job: self.plan.job.clone(),
+            source: self.plan.source.clone(),
             call_timeout: self.plan.call_timeout,
         };
         let name = format!(

@@ -1,10 +1,16 @@
-//! The incident report: the record format, the reorder buffer, and the writer actor that alone
-//! appends to the file.
+//! The incident report: the record formats (text, JSON lines, CSV), reading reports back, the
+//! reorder buffer, and the writer actor that alone appends to the file.
 
+mod format;
 mod order;
+mod reader;
 mod record;
 mod writer;
 
+pub use format::{CSV_COLUMNS, EntryRecord, ReportFormat};
 pub use order::{JobMemory, OrderMemory, OrderPolicy, Resolution};
-pub use record::{RECORD_HEADER, RECORD_SEPARATOR, Record, format_record, parse_report};
+pub use reader::ReportReader;
+pub use record::{
+    RECORD_HEADER, RECORD_SEPARATOR, Record, ReportReadError, format_record, parse_report,
+};
 pub use writer::{ReportWriter, ReportWriterError};

@@ -96,29 +96,57 @@ pub fn unescape(value: &str) -> Option<String> {
 /// Parses a whole report; the error names the first line that is not part of a whole record.
 pub fn parse_report(text: &str) -> Result<Vec<Record>, String> {
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let mut records = Vec::new();
-    for (index, chunk) in lines.chunks(4).enumerate() {
-        let line = index * 4 + 1;
-        let [header, raw, analysis, separator] = chunk else {
-            return Err(format!("line {line}: a record is cut short"));
-        };
-        let value = |text: &str, prefix: &str, at: usize| -> Result<String, String> {
-            text.strip_suffix('\n')
-                .and_then(|text| text.strip_prefix(prefix))
-                .and_then(unescape)
-                .ok_or_else(|| format!("line {at}: expected '{prefix}<value>'"))
-        };
-        if *header != format!("{RECORD_HEADER}\n") {
-            return Err(format!("line {line}: expected '{RECORD_HEADER}'"));
+    lines
+        .chunks(4)
+        .enumerate()
+        .map(|(index, chunk)| parse_record(chunk, index as u64 * 4 + 1))
+        .collect::<Result<_, _>>()
+        .map_err(|error| error.to_string())
+}
+
+/// A report that cannot be read, and the line where that shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct ReportReadError {
+    pub line: u64,
+    pub reason: String,
+}
+
+impl ReportReadError {
+    pub fn new(line: u64, reason: impl Into<String>) -> Self {
+        Self {
+            line,
+            reason: reason.into(),
         }
-        let raw = value(raw, "RAW: ", line + 1)?;
-        let analysis = value(analysis, "ANALYSIS: ", line + 2)?;
-        if *separator != format!("{RECORD_SEPARATOR}\n") {
-            return Err(format!("line {}: expected the record separator", line + 3));
-        }
-        records.push(Record { raw, analysis });
     }
-    Ok(records)
+}
+
+/// Parses the lines of one record (each with its line feed) that start at line `first_line`.
+pub fn parse_record(lines: &[&str], first_line: u64) -> Result<Record, ReportReadError> {
+    let [header, raw, analysis, separator] = lines else {
+        return Err(ReportReadError::new(first_line, "a record is cut short"));
+    };
+    let value = |text: &str, prefix: &str, at: u64| {
+        text.strip_suffix('\n')
+            .and_then(|text| text.strip_prefix(prefix))
+            .and_then(unescape)
+            .ok_or_else(|| ReportReadError::new(at, format!("expected '{prefix}<value>'")))
+    };
+    if header.strip_suffix('\n') != Some(RECORD_HEADER) {
+        return Err(ReportReadError::new(
+            first_line,
+            format!("expected '{RECORD_HEADER}'"),
+        ));
+    }
+    let raw = value(raw, "RAW: ", first_line + 1)?;
+    let analysis = value(analysis, "ANALYSIS: ", first_line + 2)?;
+    if separator.strip_suffix('\n') != Some(RECORD_SEPARATOR) {
+        return Err(ReportReadError::new(
+            first_line + 3,
+            "expected the record separator",
+        ));
+    }
+    Ok(Record { raw, analysis })
 }
 
 #[cfg(test)]

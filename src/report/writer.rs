@@ -4,7 +4,7 @@
 //! and carries on from it when it starts again on the same report.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 
+use super::format::ReportFormat;
 use super::order::{OrderMemory, OrderPolicy, ReorderBuffer, Resolution};
 use crate::files::{sibling, write_atomically};
 
@@ -20,6 +21,20 @@ use crate::files::{sibling, write_atomically};
 pub enum ReportWriterError {
     #[error("cannot open report file '{path}' for appending: {reason}")]
     Open { path: PathBuf, reason: String },
+    #[error(
+        "report file '{path}' is written in the {existing} format, not {wanted}: pass \
+         --format {existing}, or choose another --report"
+    )]
+    FormatMismatch {
+        path: PathBuf,
+        existing: ReportFormat,
+        wanted: ReportFormat,
+    },
+    #[error(
+        "report file '{path}' is not empty and is not a CSV report of log-archiver (its first \
+         line is not the expected header); choose another --report"
+    )]
+    NotCsv { path: PathBuf },
     #[error("cannot write to report file '{path}': {reason}")]
     Write { path: PathBuf, reason: String },
     #[error("the report writer has stopped")]
@@ -204,28 +219,60 @@ fn remembered_order(report: &Path, policy: OrderPolicy, report_len: u64) -> Opti
     }
 }
 
+/// Opens (creating if needed) a report for appending in `format`: an empty report gets the
+/// format's preamble; a report already written in another format is refused.
+fn open_report(path: &Path, format: ReportFormat) -> Result<File, ReportWriterError> {
+    let open_failed = |error: std::io::Error| ReportWriterError::Open {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(open_failed)?;
+    let mut start = Vec::new();
+    (&mut file)
+        .take(4096)
+        .read_to_end(&mut start)
+        .map_err(open_failed)?;
+    if start.is_empty() {
+        file.write_all(format.preamble().as_bytes())
+            .map_err(open_failed)?;
+        return Ok(file);
+    }
+    match ReportFormat::detect(&start) {
+        Some(existing) if existing != format => Err(ReportWriterError::FormatMismatch {
+            path: path.to_path_buf(),
+            existing,
+            wanted: format,
+        }),
+        None if format == ReportFormat::Csv => Err(ReportWriterError::NotCsv {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(file),
+    }
+}
+
 /// A handle to a running report writer.
 #[derive(Clone)]
 pub struct ReportWriter {
     actor: ActorRef<WriterMessage>,
     path: PathBuf,
+    format: ReportFormat,
 }
 
 impl ReportWriter {
     /// Opens (creating if needed) the report for appending and starts its writer actor. A path
-    /// that cannot be written fails here, before any work is accepted.
+    /// that cannot be written, or a report in another format, fails here, before any work is
+    /// accepted.
     pub async fn start(
         path: &Path,
         policy: OrderPolicy,
+        format: ReportFormat,
     ) -> Result<(Self, JoinHandle<()>), ReportWriterError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|error| ReportWriterError::Open {
-                path: path.to_path_buf(),
-                reason: error.to_string(),
-            })?;
+        let file = open_report(path, format)?;
         let (actor, join) = Actor::spawn(None, WriterActor, (path.to_path_buf(), file, policy))
             .await
             .map_err(|error| ReportWriterError::Open {
@@ -239,6 +286,7 @@ impl ReportWriter {
             Self {
                 actor,
                 path: path.to_path_buf(),
+                format,
             },
             join,
         ))
@@ -247,6 +295,11 @@ impl ReportWriter {
     /// The report file this writer appends to.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The format records are written in: callers render their records with it.
+    pub fn format(&self) -> ReportFormat {
+        self.format
     }
 
     /// Appends one whole record.
@@ -301,9 +354,10 @@ mod tests {
     async fn resolved_records_land_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned())
-            .await
-            .unwrap();
+        let (writer, join) =
+            ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
+                .await
+                .unwrap();
         writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
@@ -321,7 +375,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
         let policy = OrderPolicy::shared_server(Duration::from_secs(60));
-        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
+            .await
+            .unwrap();
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         writer.stop();
@@ -329,7 +385,9 @@ mod tests {
         // Stopping wrote what waited for entry 1, passing over its gap.
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
 
-        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
+            .await
+            .unwrap();
         let again = writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         assert_eq!(again, Resolution::AlreadyWritten, "not written twice");
         let late = writer.resolve("job", 1, Some("b\n".into())).await.unwrap();
@@ -346,7 +404,9 @@ mod tests {
 
         // A report changed behind the server's back makes the memory stale.
         std::fs::write(&path, "edited\n").unwrap();
-        let (writer, join) = ReportWriter::start(&path, policy).await.unwrap();
+        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
+            .await
+            .unwrap();
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited\na\n");
         writer.stop();
@@ -357,9 +417,10 @@ mod tests {
     async fn concurrent_appends_produce_whole_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) = ReportWriter::start(&path, OrderPolicy::job_owned())
-            .await
-            .unwrap();
+        let (writer, join) =
+            ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
+                .await
+                .unwrap();
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let writer = writer.clone();
@@ -395,7 +456,7 @@ mod tests {
     async fn unwritable_path_fails_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("report.txt");
-        let error = ReportWriter::start(&path, OrderPolicy::job_owned())
+        let error = ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
             .await
             .err()
             .unwrap();
@@ -403,5 +464,44 @@ mod tests {
             error.to_string().contains("cannot open report file"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_csv_report_gets_its_header_once_and_other_formats_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.csv");
+        for _ in 0..2 {
+            let (writer, join) =
+                ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Csv)
+                    .await
+                    .unwrap();
+            writer.append("row\n".into()).await.unwrap();
+            writer.stop();
+            join.await.unwrap();
+        }
+        let header = ReportFormat::Csv.preamble();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{header}row\nrow\n")
+        );
+        let error = ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Jsonl)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("written in the csv format, not jsonl"),
+            "{error}"
+        );
+
+        let foreign = dir.path().join("notes.csv");
+        std::fs::write(&foreign, "name,age\n").unwrap();
+        let error = ReportWriter::start(&foreign, OrderPolicy::job_owned(), ReportFormat::Csv)
+            .await
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("not a CSV report"), "{error}");
+        assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "name,age\n");
     }
 }

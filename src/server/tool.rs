@@ -6,7 +6,7 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::handler::server::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -20,11 +20,11 @@ use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_
 
 use super::prompt::{PromptTemplate, SYSTEM_PROMPT};
 use crate::protocol::{
-    EntryOrder, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with,
-    read_meta,
+    ANSWER_META_KEY, AnswerNote, ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY,
+    FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with, read_meta,
 };
 use crate::redact::Redactor;
-use crate::report::{ReportWriter, ReportWriterError, Resolution, format_record};
+use crate::report::{EntryRecord, ReportWriter, ReportWriterError, Resolution};
 
 /// The server's name in the MCP handshake.
 pub const SERVER_NAME: &str = "Log-Archiver";
@@ -129,9 +129,12 @@ impl LogArchiverServer {
         meta: RequestMetaObject,
     ) -> Result<CallToolResult, ErrorData> {
         let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
+        let source: Option<EntrySource> = read_meta(&meta, ENTRY_META_KEY);
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        let outcome = self.process(&peer, order.as_ref(), &args.log_line).await;
+        let outcome = self
+            .process(&peer, order.as_ref(), source, &args.log_line)
+            .await;
         Ok(match outcome {
             Ok(()) => {
                 CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
@@ -151,16 +154,18 @@ impl LogArchiverServer {
         &self,
         peer: &Peer<RoleServer>,
         order: Option<&EntryOrder>,
+        source: Option<EntrySource>,
         log_line: &str,
     ) -> Result<(), ToolFailure> {
         self.check_size(log_line)?;
         let redacted = self.settings.redactor.redact(log_line);
-        let analysis = self.explain(peer, &redacted).await?;
+        let explanation = self.explain(peer, &redacted).await?;
         let kept_line = match self.settings.report_line {
-            ReportLine::Redacted => &redacted,
-            ReportLine::Raw => log_line,
+            ReportLine::Redacted => redacted.into_owned(),
+            ReportLine::Raw => log_line.to_string(),
         };
-        self.archive(order, format_record(kept_line, &analysis))
+        let record = explanation.into_record(source, kept_line);
+        self.archive(order, self.writer.format().render(&record))
             .await
     }
 
@@ -217,6 +222,34 @@ impl LogArchiverServer {
     }
 }
 
+/// The client's answer for one line, and what is known of how it was produced.
+struct Explanation {
+    analysis: String,
+    model: String,
+    latency: Duration,
+    /// What the client told of the answer's cost (our own client does).
+    note: Option<AnswerNote>,
+}
+
+impl Explanation {
+    fn into_record(self, source: Option<EntrySource>, raw: String) -> EntryRecord {
+        let note = self.note;
+        EntryRecord {
+            line: source.as_ref().map(|source| source.line),
+            source: source.and_then(|source| source.source),
+            raw,
+            analysis: self.analysis,
+            model: Some(self.model),
+            input_tokens: note.as_ref().map(|note| note.input_tokens),
+            output_tokens: note.as_ref().map(|note| note.output_tokens),
+            latency_ms: Some(u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX)),
+            cached: note.as_ref().map(|note| note.cached),
+            template_id: note.as_ref().and_then(|note| note.template_id.clone()),
+            template: note.and_then(|note| note.template),
+        }
+    }
+}
+
 /// A failed explanation: the message the caller reads and its classification.
 struct ToolFailure {
     message: String,
@@ -241,7 +274,7 @@ impl LogArchiverServer {
         &self,
         peer: &Peer<RoleServer>,
         log_line: &str,
-    ) -> Result<String, ToolFailure> {
+    ) -> Result<Explanation, ToolFailure> {
         let declares_sampling = peer
             .peer_info()
             .is_some_and(|info| info.capabilities.sampling.is_some());
@@ -261,6 +294,7 @@ impl LogArchiverServer {
             .with_system_prompt(SYSTEM_PROMPT);
         let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
         let timeout = self.settings.sampling_timeout;
+        let started = Instant::now();
         let outcome = match peer
             .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
             .await
@@ -279,6 +313,12 @@ impl LogArchiverServer {
             }
             Err(error) => return Err(sampling_failure(&error, timeout)),
         };
+        let latency = started.elapsed();
+        let note: Option<AnswerNote> = result
+            .message
+            .meta
+            .as_ref()
+            .and_then(|meta| read_meta(meta, ANSWER_META_KEY));
         let text: String = result
             .message
             .content
@@ -298,7 +338,12 @@ impl LogArchiverServer {
                 "The client's LLM returned no text for this log line; nothing was archived.",
             ));
         }
-        Ok(text)
+        Ok(Explanation {
+            analysis: text,
+            model: result.model,
+            latency,
+            note,
+        })
     }
 }
 

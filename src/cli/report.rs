@@ -1,0 +1,367 @@
+//! `log-archiver report`: read a report of any format back, filter its records, and count,
+//! summarise or convert them (text, jsonl, csv). A damaged report is named with its line.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use hdrhistogram::Histogram;
+use regex::Regex;
+
+use crate::report::{EntryRecord, ReportFormat, ReportReader};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report to read (`-` for standard input).
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// The report's format (default: told from its first bytes).
+    #[arg(long, value_enum)]
+    pub from: Option<ReportFormat>,
+
+    /// Write the selected records in this format instead of summarising them.
+    #[arg(long, value_enum)]
+    pub to: Option<ReportFormat>,
+
+    /// Where --to writes (default: standard output). An existing file is not overwritten.
+    #[arg(long, short, value_name = "FILE", requires = "to")]
+    pub output: Option<PathBuf>,
+
+    /// Print only the number of selected records.
+    #[arg(long, conflicts_with = "to")]
+    pub count: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long, conflicts_with_all = ["to", "count"])]
+    pub json: bool,
+
+    /// Select records whose log line matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub grep: Option<Regex>,
+
+    /// Select records whose analysis matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub analysis: Option<Regex>,
+
+    /// Select records answered by this model.
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Select records from this input (as the report names it).
+    #[arg(long)]
+    pub source: Option<String>,
+
+    /// Select records of this message template id.
+    #[arg(long, value_name = "ID")]
+    pub template_id: Option<String>,
+
+    /// Select records whose input line lies in this range, such as 100-200, 100- or -200.
+    #[arg(long, value_name = "FROM-TO", value_parser = parse_line_range)]
+    pub lines: Option<LineRange>,
+}
+
+/// An inclusive range of input line numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+fn parse_line_range(text: &str) -> Result<LineRange, String> {
+    let invalid = || format!("'{text}' is not a line range such as 100-200, 100- or -200");
+    let (first, last) = text.split_once('-').ok_or_else(invalid)?;
+    let bound = |part: &str, default: u64| {
+        if part.is_empty() {
+            Ok(default)
+        } else {
+            part.trim().parse::<u64>().map_err(|_| invalid())
+        }
+    };
+    let range = LineRange {
+        first: bound(first, 1)?,
+        last: bound(last, u64::MAX)?,
+    };
+    if range.first > range.last {
+        return Err(invalid());
+    }
+    Ok(range)
+}
+
+impl ReportArgs {
+    /// Whether a record passes every filter given.
+    fn selects(&self, record: &EntryRecord) -> bool {
+        let equals = |wanted: &Option<String>, value: &Option<String>| {
+            wanted
+                .as_ref()
+                .is_none_or(|wanted| value.as_ref() == Some(wanted))
+        };
+        self.grep.as_ref().is_none_or(|re| re.is_match(&record.raw))
+            && self
+                .analysis
+                .as_ref()
+                .is_none_or(|re| re.is_match(&record.analysis))
+            && equals(&self.model, &record.model)
+            && equals(&self.source, &record.source)
+            && equals(&self.template_id, &record.template_id)
+            && self.lines.is_none_or(|range| {
+                record
+                    .line
+                    .is_some_and(|line| (range.first..=range.last).contains(&line))
+            })
+    }
+
+    fn open(&self) -> anyhow::Result<Box<dyn BufRead>> {
+        if self.report.as_os_str() == "-" {
+            return Ok(Box::new(BufReader::new(io::stdin())));
+        }
+        let file = File::open(&self.report).map_err(|error| {
+            anyhow::anyhow!("cannot read report '{}': {error}", self.report.display())
+        })?;
+        Ok(Box::new(BufReader::with_capacity(64 * 1024, file)))
+    }
+}
+
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let input = args.open()?;
+    let name = args.report.display().to_string();
+    let damaged = |error: crate::report::ReportReadError| {
+        anyhow::anyhow!("report '{name}' cannot be read at {error}")
+    };
+    let (format, reader) = match args.from {
+        Some(format) => (format, ReportReader::new(input, format).map_err(damaged)?),
+        None => ReportReader::detect(input).map_err(|error| {
+            anyhow::anyhow!(
+                "report '{name}' cannot be read at {error}; name its format with --from"
+            )
+        })?,
+    };
+    let selected = reader.filter(|outcome| outcome.as_ref().map_or(true, |r| args.selects(r)));
+    let Some(to) = args.to else {
+        let mut summary = Summary::default();
+        for record in selected {
+            summary.add(&record.map_err(damaged)?);
+        }
+        if args.count {
+            println!("{}", summary.records);
+        } else if args.json {
+            println!("{}", summary.to_json(format));
+        } else {
+            print!("{}", summary.describe(&name, format));
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    match &args.output {
+        Some(path) => convert_into_file(selected, to, path, &args.report).map_err(|error| {
+            error.context(format!("nothing was written to '{}'", path.display()))
+        })?,
+        None => {
+            let stdout = io::stdout().lock();
+            match convert(selected, to, BufWriter::new(stdout)) {
+                // A reader such as `head` that stops early is not an error.
+                Err(error) if is_broken_pipe(&error) => {}
+                outcome => outcome?,
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `records` in `format` to `out`; stops at the first damaged record.
+fn convert<W: Write>(
+    records: impl Iterator<Item = Result<EntryRecord, crate::report::ReportReadError>>,
+    format: ReportFormat,
+    mut out: W,
+) -> anyhow::Result<()> {
+    out.write_all(format.preamble().as_bytes())?;
+    for record in records {
+        let record = record.map_err(|error| anyhow::anyhow!("the report is damaged at {error}"))?;
+        out.write_all(format.render(&record).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Converts into a new file, whole or not at all: written beside it, then renamed.
+fn convert_into_file(
+    records: impl Iterator<Item = Result<EntryRecord, crate::report::ReportReadError>>,
+    format: ReportFormat,
+    path: &Path,
+    input: &Path,
+) -> anyhow::Result<()> {
+    if path.exists() {
+        anyhow::bail!(
+            "'{}' already exists (it is not overwritten; remove it or choose another --output)",
+            path.display()
+        );
+    }
+    if path == input {
+        anyhow::bail!("--output must not be the report being read");
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    convert(records, format, BufWriter::new(temp.as_file_mut()))?;
+    temp.as_file().sync_all()?;
+    temp.persist_noclobber(path)?;
+    Ok(())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// What the selected records of a report add up to.
+struct Summary {
+    records: u64,
+    sources: BTreeMap<String, u64>,
+    models: BTreeMap<String, u64>,
+    input_tokens: u64,
+    output_tokens: u64,
+    /// Records that tell their tokens.
+    with_tokens: u64,
+    cached: u64,
+    templates: BTreeMap<String, u64>,
+    latencies_ms: Histogram<u64>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self {
+            records: 0,
+            sources: BTreeMap::new(),
+            models: BTreeMap::new(),
+            input_tokens: 0,
+            output_tokens: 0,
+            with_tokens: 0,
+            cached: 0,
+            templates: BTreeMap::new(),
+            latencies_ms: Histogram::new(3).expect("3 significant figures are allowed"),
+        }
+    }
+}
+
+/// How a missing value is shown in a summary.
+const UNKNOWN: &str = "(not recorded)";
+
+impl Summary {
+    fn add(&mut self, record: &EntryRecord) {
+        let name = |value: &Option<String>| value.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        self.records += 1;
+        *self.sources.entry(name(&record.source)).or_default() += 1;
+        *self.models.entry(name(&record.model)).or_default() += 1;
+        if let (Some(input), Some(output)) = (record.input_tokens, record.output_tokens) {
+            self.input_tokens += input;
+            self.output_tokens += output;
+            self.with_tokens += 1;
+        }
+        self.cached += u64::from(record.cached == Some(true));
+        if let Some(id) = &record.template_id {
+            *self.templates.entry(id.clone()).or_default() += 1;
+        }
+        if let Some(latency) = record.latency_ms {
+            self.latencies_ms.saturating_record(latency);
+        }
+    }
+
+    /// The `p`-th percentile of the recorded latencies, in milliseconds.
+    fn latency_percentile(&self, p: f64) -> Option<u64> {
+        (!self.latencies_ms.is_empty()).then(|| self.latencies_ms.value_at_percentile(p))
+    }
+
+    fn describe(self, name: &str, format: ReportFormat) -> String {
+        let counts = |map: &BTreeMap<String, u64>| {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            entries
+                .iter()
+                .map(|(key, count)| format!("{key} ({count})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut text = format!("{name} ({format}): {} records\n", self.records);
+        if self.records == 0 {
+            return text;
+        }
+        text += &format!("  sources: {}\n", counts(&self.sources));
+        text += &format!("  models: {}\n", counts(&self.models));
+        if self.with_tokens > 0 {
+            text += &format!(
+                "  tokens: {} input, {} output (told by {} records); {} answered from the cache\n",
+                self.input_tokens, self.output_tokens, self.with_tokens, self.cached
+            );
+        }
+        if !self.templates.is_empty() {
+            text += &format!("  templates: {}\n", self.templates.len());
+        }
+        if let (Some(p50), Some(p95), Some(max)) = (
+            self.latency_percentile(50.0),
+            self.latency_percentile(95.0),
+            self.latency_percentile(100.0),
+        ) {
+            text += &format!("  latency: p50 {p50} ms, p95 {p95} ms, max {max} ms\n");
+        }
+        text
+    }
+
+    fn to_json(&self, format: ReportFormat) -> serde_json::Value {
+        serde_json::json!({
+            "format": format.to_string(),
+            "records": self.records,
+            "sources": self.sources,
+            "models": self.models,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "records_with_tokens": self.with_tokens,
+            "cached": self.cached,
+            "templates": self.templates.len(),
+            "latency_ms": {
+                "p50": self.latency_percentile(50.0),
+                "p95": self.latency_percentile(95.0),
+                "max": self.latency_percentile(100.0),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ranges_parse_with_open_ends() {
+        assert_eq!(
+            parse_line_range("100-200"),
+            Ok(LineRange {
+                first: 100,
+                last: 200
+            })
+        );
+        assert_eq!(parse_line_range("100-").unwrap().last, u64::MAX);
+        assert_eq!(parse_line_range("-200").unwrap().first, 1);
+        for bad in ["200-100", "abc", "1-x", "12"] {
+            assert!(parse_line_range(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percentiles_come_from_the_recorded_latencies() {
+        let mut summary = Summary::default();
+        for latency in [5, 1, 3, 2, 4] {
+            summary.add(&EntryRecord {
+                latency_ms: Some(latency),
+                ..EntryRecord::default()
+            });
+        }
+        assert_eq!(summary.latency_percentile(50.0), Some(3));
+        assert_eq!(summary.latency_percentile(100.0), Some(5));
+        assert_eq!(Summary::default().latency_percentile(50.0), None);
+    }
+}
