@@ -59,6 +59,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_LOG_LINE_BYTES, value_parser = parse_line_limit)]
     pub max_log_line_bytes: usize,
 
+    /// Also serve the fixture tools the official MCP conformance suite calls (test_sampling);
+    /// for testing servers, not for production.
+    #[arg(long)]
+    pub conformance_fixtures: bool,
+
     #[command(flatten)]
     pub tool: ToolArgs,
 }
@@ -85,7 +90,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| ReportFormat::for_path(&args.report));
     let (writer, writer_done) = ReportWriter::start(&args.report, policy, format).await?;
     let sampling_timeout = tool.sampling_timeout;
-    let server = LogArchiverServer::new(tool, writer.clone());
+    let mut server = LogArchiverServer::new(tool, writer.clone());
+    if args.conformance_fixtures {
+        server = server.with_conformance_fixtures();
+    }
     let outcome = if args.stdio {
         serve_stdio(server).await
     } else {

@@ -2,6 +2,7 @@
 //! (Streamable HTTP and stdio), and who may use them.
 
 mod auth;
+mod conformance;
 mod http;
 mod prompt;
 mod tool;

@@ -12,8 +12,8 @@ use rmcp::handler::server::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResult, ClientResult, ContentBlock, CreateMessageRequest, CreateMessageRequestParams,
-    CustomNotification, Implementation, RequestMetaObject, Role, SamplingMessage,
-    SamplingMessageContentBlock, ServerCapabilities, ServerInfo, ServerRequest,
+    CreateMessageResult, CustomNotification, Implementation, RequestMetaObject, Role,
+    SamplingMessage, SamplingMessageContentBlock, ServerCapabilities, ServerInfo, ServerRequest,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, ServiceError};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -186,6 +186,14 @@ impl LogArchiverServer {
         ))
     }
 
+    pub(super) fn settings(&self) -> &ToolSettings {
+        &self.settings
+    }
+
+    pub(super) fn tool_router_mut(&mut self) -> &mut ToolRouter<Self> {
+        &mut self.tool_router
+    }
+
     /// Hands a record to the writer: in the job's order when the call carries one.
     async fn archive(&self, order: Option<&EntryOrder>, record: String) -> Result<(), ToolFailure> {
         let write_failed = |error: ReportWriterError| {
@@ -251,8 +259,8 @@ impl Explanation {
 }
 
 /// A failed explanation: the message the caller reads and its classification.
-struct ToolFailure {
-    message: String,
+pub(super) struct ToolFailure {
+    pub(super) message: String,
     detail: FailureDetail,
 }
 
@@ -275,62 +283,21 @@ impl LogArchiverServer {
         peer: &Peer<RoleServer>,
         log_line: &str,
     ) -> Result<Explanation, ToolFailure> {
-        let declares_sampling = peer
-            .peer_info()
-            .is_some_and(|info| info.capabilities.sampling.is_some());
-        if !declares_sampling {
-            return Err(ToolFailure::new(
-                "sampling_unsupported",
-                None,
-                "The client did not declare the MCP sampling capability, so the log line cannot \
-                 be explained: connect with a client that supports sampling.",
-            ));
-        }
         let message = SamplingMessage::new(
             Role::User,
             SamplingMessageContentBlock::text(self.settings.prompt.render(log_line)),
         );
         let params = CreateMessageRequestParams::new(vec![message], self.settings.max_tokens)
             .with_system_prompt(SYSTEM_PROMPT);
-        let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
-        let timeout = self.settings.sampling_timeout;
         let started = Instant::now();
-        let outcome = match peer
-            .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
-            .await
-        {
-            Ok(handle) => handle.await_response().await,
-            Err(error) => Err(error),
-        };
-        let result = match outcome {
-            Ok(ClientResult::CreateMessageResult(result)) => result,
-            Ok(_) => {
-                return Err(ToolFailure::new(
-                    "sampling_failed",
-                    None,
-                    "The client answered the sampling request with something other than a message.",
-                ));
-            }
-            Err(error) => return Err(sampling_failure(&error, timeout)),
-        };
+        let result = ask_client(peer, params, self.settings.sampling_timeout).await?;
         let latency = started.elapsed();
         let note: Option<AnswerNote> = result
             .message
             .meta
             .as_ref()
             .and_then(|meta| read_meta(meta, ANSWER_META_KEY));
-        let text: String = result
-            .message
-            .content
-            .into_vec()
-            .into_iter()
-            .filter_map(|block| match block {
-                SamplingMessageContentBlock::Text(text) => Some(text.text),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let text = clean_analysis(&text);
+        let text = clean_analysis(&answer_text(result.message));
         if text.is_empty() {
             return Err(ToolFailure::new(
                 "empty_analysis",
@@ -345,6 +312,56 @@ impl LogArchiverServer {
             note,
         })
     }
+}
+
+/// Sends one sampling request to the calling client and waits at most `timeout` for its answer.
+pub(super) async fn ask_client(
+    peer: &Peer<RoleServer>,
+    params: CreateMessageRequestParams,
+    timeout: Duration,
+) -> Result<CreateMessageResult, ToolFailure> {
+    let declares_sampling = peer
+        .peer_info()
+        .is_some_and(|info| info.capabilities.sampling.is_some());
+    if !declares_sampling {
+        return Err(ToolFailure::new(
+            "sampling_unsupported",
+            None,
+            "The client did not declare the MCP sampling capability, so the log line cannot \
+             be explained: connect with a client that supports sampling.",
+        ));
+    }
+    let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
+    let outcome = match peer
+        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
+        .await
+    {
+        Ok(handle) => handle.await_response().await,
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(ClientResult::CreateMessageResult(result)) => Ok(*result),
+        Ok(_) => Err(ToolFailure::new(
+            "sampling_failed",
+            None,
+            "The client answered the sampling request with something other than a message.",
+        )),
+        Err(error) => Err(sampling_failure(&error, timeout)),
+    }
+}
+
+/// The text blocks of a sampling answer, joined by spaces.
+pub(super) fn answer_text(message: SamplingMessage) -> String {
+    message
+        .content
+        .into_vec()
+        .into_iter()
+        .filter_map(|block| match block {
+            SamplingMessageContentBlock::Text(text) => Some(text.text),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The longest analysis kept; an LLM that rambles is cut.

@@ -187,6 +187,36 @@ pub fn report_raw_lines(report: &str) -> Vec<String> {
         .collect()
 }
 
+static NPM_PEERS: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+
+/// The directory of the npm interoperability peers (tests/interop/npm), installed once per test
+/// run: `npm ci` runs only when the lock file changed. Node.js 20+ with npm is required; a
+/// missing `node` fails the test rather than skipping it.
+pub async fn npm_peers() -> &'static Path {
+    NPM_PEERS
+        .get_or_init(|| async {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/npm/setup.sh");
+            let mut setup = Command::new("bash");
+            // `output()` pipes stdout and stderr whatever is set here.
+            setup.arg(script).kill_on_drop(true);
+            // npm ci downloads about 140 packages (and a Node.js 22 binary) on first use.
+            let output = tokio::time::timeout(Duration::from_secs(300), setup.output())
+                .await
+                .expect("tests/interop/npm/setup.sh finishes within five minutes")
+                .expect("tests/interop/npm/setup.sh runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                output.status.success(),
+                "tests/interop/npm/setup.sh failed (Node.js 20+ with npm is required): {stderr}"
+            );
+            // Shown with --nocapture or when the test fails.
+            eprint!("{stderr}");
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            PathBuf::from(stdout.lines().last().expect("directory printed").trim())
+        })
+        .await
+}
+
 /// The records of a sampling audit log (`--audit-log`), one JSON value per line.
 pub fn read_audit_log(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
