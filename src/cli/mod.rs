@@ -3,10 +3,12 @@
 mod archive;
 mod args;
 mod bench;
+mod call;
 mod config;
 mod explain;
 mod job;
 mod mock_llm;
+mod peer;
 mod report;
 mod retry;
 mod serve;
@@ -49,6 +51,9 @@ pub enum Command {
     /// Send log lines to a server's process_log_entry tool, answering its sampling requests
     /// with Claude.
     Explain(explain::ExplainArgs),
+    /// Call any tool of an MCP server, answering its sampling requests with the chosen LLM,
+    /// and print the result.
+    Call(call::CallArgs),
     /// Read a report of any format back: summarise, count, filter, or convert it between
     /// text, jsonl and csv.
     Report(report::ReportArgs),
@@ -123,6 +128,7 @@ pub fn main() -> ExitCode {
             Command::Retry(args) => retry::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Explain(args) => explain::run(args).await,
+            Command::Call(args) => call::run(args).await,
             Command::MockLlm(args) => mock_llm::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Report(args) => report::run(args),

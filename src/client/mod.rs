@@ -1,6 +1,7 @@
 //! The MCP client side: the sampling handler that answers a server's `sampling/createMessage`
-//! with an LLM backend under the client's sampling policy (with an optional audit log), connections to a server over Streamable HTTP or stdio, and the call of
-//! `process_log_entry`.
+//! with an LLM backend under the client's sampling policy (with an optional audit log),
+//! connections to a server over Streamable HTTP or stdio, and tool calls (`process_log_entry`
+//! or any other).
 
 mod audit;
 mod connect;
@@ -18,4 +19,4 @@ pub use sampler::SamplerPool;
 pub use sampling::{
     CLIENT_NAME, SamplingHandler, SamplingRules, completion_request_from, sampling_result_from,
 };
-pub use tool_call::{ToolOutcome, process_log_entry, process_log_entry_with_meta};
+pub use tool_call::{ToolOutcome, call_tool, process_log_entry, process_log_entry_with_meta};

@@ -1,6 +1,6 @@
-//! Calls `process_log_entry` on a server and reads the outcome.
+//! Calls `process_log_entry`, or any other tool, on a server and reads the outcome.
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, RequestMetaObject};
+use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, RequestMetaObject};
 use rmcp::service::ServiceError;
 use serde_json::json;
 
@@ -58,6 +58,24 @@ pub async fn process_log_entry_with_meta(
     if !meta.0.is_empty() {
         params.meta = Some(meta);
     }
+    call(session, params).await
+}
+
+/// Calls any tool of the server.
+pub async fn call_tool(
+    session: &ClientSession,
+    name: &str,
+    arguments: JsonObject,
+) -> Result<CallToolResult, ServiceError> {
+    let params = CallToolRequestParams::new(name.to_string()).with_arguments(arguments);
+    call(session, params).await
+}
+
+/// Makes a tool call, during which the session answers the server's sampling requests.
+async fn call(
+    session: &ClientSession,
+    params: CallToolRequestParams,
+) -> Result<CallToolResult, ServiceError> {
     let _in_progress = session.service().call_started();
     session.call_tool(params).await
 }
