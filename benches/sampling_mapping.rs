@@ -13,6 +13,7 @@
 #![allow(deprecated)]
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use log_archiver::client::{completion_request_from, sampling_result_from};
@@ -73,7 +74,7 @@ fn bench_mapping(c: &mut Criterion) {
     group.bench_function("sampling_result_from", |b| {
         b.iter_batched(
             || completion.clone(),
-            |completion| sampling_result_from(black_box(completion)),
+            |completion| sampling_result_from(black_box(completion), Duration::from_millis(40)),
             BatchSize::SmallInput,
         )
     });
@@ -84,7 +85,7 @@ fn bench_json(c: &mut Criterion) {
     let params_text = params_json();
     let params: CreateMessageRequestParams =
         serde_json::from_str(&params_text).expect("params parse");
-    let result = sampling_result_from(completion());
+    let result = sampling_result_from(completion(), Duration::from_millis(40));
     let result_text = serde_json::to_string(&result).expect("result serializes");
 
     let mut group = c.benchmark_group("sampling_json");

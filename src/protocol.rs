@@ -14,9 +14,17 @@ pub const ENTRY_META_KEY: &str = "log-archiver/entry";
 pub const ANSWER_META_KEY: &str = "log-archiver/answer";
 /// `_meta` key of a failed tool result carrying the classified failure.
 pub const FAILURE_META_KEY: &str = "log-archiver/failure";
-/// Custom notification a client sends for an entry it gave up on, with `EntryOrder` params,
-/// so the server's writer does not wait for it.
-pub const SKIP_NOTIFICATION: &str = "notifications/log-archiver/skip";
+/// Custom request a client sends for an entry it gave up on, with `EntryOrder` params, so the
+/// server's writer does not wait for it. A request rather than a notification: servers on
+/// 2026-07-28 drop client notifications over HTTP. The result is a `SkipReply`.
+pub const SKIP_REQUEST: &str = "log-archiver/skip";
+
+/// The answer to a skip request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipReply {
+    /// A record for the entry got there first; it is in the report.
+    pub already_written: bool,
+}
 
 /// An entry's place in a job: jobs number their entries 0, 1, 2, ... in input order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +46,8 @@ pub struct EntrySource {
 /// What producing a sampling answer took, for structured reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerNote {
+    /// How long the client took to answer, in milliseconds.
+    pub latency_ms: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
     /// Shared from an earlier, equal entry (the tokens are then 0).

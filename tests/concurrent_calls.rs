@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use log_archiver::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
+use log_archiver::client::{
+    ProtocolChoice, SamplingHandler, ServerTarget, connect, process_log_entry,
+};
 use log_archiver::llm::{
     AnthropicBackend, AnthropicSettings, CompletionFuture, CompletionRequest, LlmBackend,
 };
@@ -137,9 +139,11 @@ async fn sampling_timeout_gives_a_tool_error_and_the_server_keeps_serving() {
         auth_token: None,
     };
 
-    let stalled = connect(&target, SamplingHandler::new(Arc::new(StalledBackend)))
-        .await
-        .unwrap();
+    // The server waits for the answer only on the classic revision; on 2026-07-28 the client
+    // answers between two calls and bounds the wait itself.
+    let classic =
+        SamplingHandler::new(Arc::new(StalledBackend)).with_protocol(ProtocolChoice::V2025_11_25);
+    let stalled = connect(&target, classic).await.unwrap();
     let outcome = process_log_entry(&stalled, "ERROR slow").await.unwrap();
     assert!(outcome.is_error);
     assert!(

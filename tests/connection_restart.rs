@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use log_archiver::client::{ModelChoice, SamplingRules};
+use log_archiver::client::{ModelChoice, ProtocolChoice, SamplingRules};
 use log_archiver::dedup::DedupMode;
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings, PriceTable, RateLimits, RetryPolicy};
 use log_archiver::mock::MockSettings;
@@ -51,6 +51,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         report_format: ReportFormat::Text,
         failures: dir.path().join("failures.csv"),
         server: None,
+        protocol: ProtocolChoice::Auto,
         connections: 2,
         concurrency: 16,
         max_line_bytes: 65536,

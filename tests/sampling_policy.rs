@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use common::{ServeProcess, explain_command, finish, read_audit_log, scratch_report, start_mock};
@@ -14,8 +15,8 @@ use log_archiver::client::{
 use log_archiver::llm::{AnthropicBackend, AnthropicSettings};
 use log_archiver::mock::MockSettings;
 use rmcp::model::{
-    CreateMessageRequestParams, Role, SamplingMessage, SamplingMessageContentBlock,
-    ServerCapabilities, ServerInfo,
+    CreateMessageRequestParams, ProtocolVersion, Role, SamplingMessage,
+    SamplingMessageContentBlock, ServerCapabilities, ServerInfo,
 };
 use rmcp::service::NotificationContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -33,6 +34,11 @@ struct UnpromptedSampler {
 impl ServerHandler for UnpromptedSampler {
     fn get_info(&self) -> ServerInfo {
         ServerInfo::new(ServerCapabilities::builder().build())
+    }
+
+    /// Server-initiated requests exist only up to 2025-11-25.
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {

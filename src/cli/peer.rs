@@ -5,7 +5,7 @@
 use clap::Args;
 
 use super::args::LlmArgs;
-use crate::client::{ClientSession, SamplingHandler, ServerTarget, connect};
+use crate::client::{ClientSession, ProtocolChoice, SamplingHandler, ServerTarget, connect};
 use crate::redact::{RedactionSet, parse_redaction_set};
 use crate::server::{AUTH_TOKEN_ENV, AuthToken};
 
@@ -28,6 +28,11 @@ pub struct ServerConnectionArgs {
     /// email and ip; or none.
     #[arg(long, default_value = "secrets", value_name = "KINDS", value_parser = parse_redaction_set)]
     pub redact: RedactionSet,
+
+    /// Which MCP protocol revisions to offer: auto (2026-07-28 when the server offers it,
+    /// else the classic 2025-11-25), 2026-07-28 or 2025-11-25.
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub protocol: ProtocolChoice,
 
     #[command(flatten)]
     pub llm: LlmArgs,
@@ -53,7 +58,8 @@ impl ServerConnectionArgs {
         })
     }
 
-    /// Starts the LLM (saying which one answers) and opens a session to the server.
+    /// Starts the LLM (saying which one answers) and opens a session to the server (saying on
+    /// which protocol revision).
     pub async fn connect(&self) -> anyhow::Result<ClientSession> {
         let target = self.target()?;
         let llm = self.llm.start().await?;
@@ -62,7 +68,12 @@ impl ServerConnectionArgs {
             .with_rules(
                 self.llm
                     .sampling_rules(&target.to_string(), self.redact.clone())?,
-            );
-        connect(&target, handler).await
+            )
+            .with_protocol(self.protocol);
+        let session = connect(&target, handler).await?;
+        if let Some(info) = session.peer_info() {
+            eprintln!("MCP: {target}, protocol {}", info.protocol_version);
+        }
+        Ok(session)
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use rmcp::model::ProtocolVersion;
 use tokio::net::TcpListener;
 
 use super::args::ToolArgs;
@@ -59,6 +60,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_MAX_LOG_LINE_BYTES, value_parser = parse_line_limit)]
     pub max_log_line_bytes: usize,
 
+    /// The newest MCP protocol revision to serve: 2026-07-28 (clients that offer it sample
+    /// through input-required results) or 2025-11-25 (every client uses the classic handshake).
+    #[arg(long, value_enum, default_value_t = NewestProtocol::V2026_07_28)]
+    pub max_protocol: NewestProtocol,
+
     /// Also serve the fixture tools the official MCP conformance suite calls (test_sampling);
     /// for testing servers, not for production.
     #[arg(long)]
@@ -75,8 +81,21 @@ fn parse_line_limit(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The newest protocol revision `serve` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewestProtocol {
+    #[value(name = "2026-07-28")]
+    V2026_07_28,
+    #[value(name = "2025-11-25")]
+    V2025_11_25,
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut tool = args.tool.settings();
+    tool.newest_protocol = match args.max_protocol {
+        NewestProtocol::V2026_07_28 => ProtocolVersion::V_2026_07_28,
+        NewestProtocol::V2025_11_25 => ProtocolVersion::V_2025_11_25,
+    };
     tool.max_log_line_bytes = args.max_log_line_bytes;
     let access = Access {
         auth_token: args.auth_token.clone(),

@@ -12,11 +12,13 @@ mod sampling;
 mod tool_call;
 
 pub use audit::AuditLog;
-pub use connect::{ClientSession, ServerTarget, connect};
+pub use connect::{ClientSession, ProtocolChoice, ServerTarget, connect};
 pub use model_choice::ModelChoice;
 pub use policy::{DEFAULT_MAX_SAMPLING_TOKENS, SamplingPolicy};
 pub use sampler::SamplerPool;
 pub use sampling::{
     CLIENT_NAME, SamplingHandler, SamplingRules, completion_request_from, sampling_result_from,
 };
-pub use tool_call::{ToolOutcome, call_tool, process_log_entry, process_log_entry_with_meta};
+pub use tool_call::{
+    ToolOutcome, call_tool, local_sampling_failure, process_log_entry, process_log_entry_with_meta,
+};

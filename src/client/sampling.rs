@@ -6,16 +6,17 @@
 #![allow(deprecated)]
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rmcp::model::{
     ClientCapabilities, ClientInfo, CreateMessageRequestParams, CreateMessageResult,
-    Implementation, Role, SamplingMessage, SamplingMessageContentBlock,
+    Implementation, ProtocolVersion, Role, SamplingMessage, SamplingMessageContentBlock,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, ErrorData, RoleClient};
 
 use super::audit::{AuditLog, AuditOutcome};
+use super::connect::ProtocolChoice;
 use super::model_choice::ModelChoice;
 use super::policy::{CallInProgress, SamplingPolicy};
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
@@ -42,6 +43,7 @@ pub struct SamplingHandler {
     policy: SamplingPolicy,
     audit: Option<Arc<AuditLog>>,
     redactor: Redactor,
+    protocol: ProtocolChoice,
 }
 
 impl SamplingHandler {
@@ -58,7 +60,19 @@ impl SamplingHandler {
             policy: SamplingPolicy::default(),
             audit: None,
             redactor: Redactor::default(),
+            protocol: ProtocolChoice::default(),
         }
+    }
+
+    /// Offers these protocol revisions when connecting.
+    pub fn with_protocol(mut self, protocol: ProtocolChoice) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The protocol revisions this client offers.
+    pub fn protocol(&self) -> ProtocolChoice {
+        self.protocol
     }
 
     /// Answers only what the rules' policy admits, and keeps their audit log.
@@ -134,7 +148,7 @@ impl ClientHandler for SamplingHandler {
             Ok(completion) => {
                 let outcome = AuditOutcome::Answered(&completion);
                 self.audit(requested, sent.as_ref(), outcome, started);
-                Ok(sampling_result_from(completion))
+                Ok(sampling_result_from(completion, started.elapsed()))
             }
             Err(error) => {
                 tracing::debug!(kind = ?error.kind, "sampling request failed: {error}");
@@ -152,10 +166,12 @@ impl ClientHandler for SamplingHandler {
     fn get_info(&self) -> ClientInfo {
         let mut capabilities = ClientCapabilities::default();
         capabilities.sampling = Some(Default::default());
+        // The classic handshake offers 2025-11-25; 2026-07-28 is reached by discovery.
         ClientInfo::new(
             capabilities,
             Implementation::new(CLIENT_NAME, env!("CARGO_PKG_VERSION")),
         )
+        .with_protocol_version(ProtocolVersion::V_2025_11_25)
     }
 }
 
@@ -193,9 +209,10 @@ pub fn completion_request_from(
 }
 
 /// Maps a completion back onto the MCP sampling result; its `_meta` tells what the answer
-/// cost (`AnswerNote`).
-pub fn sampling_result_from(completion: Completion) -> CreateMessageResult {
+/// cost and how long it took (`AnswerNote`).
+pub fn sampling_result_from(completion: Completion, elapsed: Duration) -> CreateMessageResult {
     let note = AnswerNote {
+        latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         input_tokens: completion.usage.input_tokens,
         output_tokens: completion.usage.output_tokens,
         cached: completion.sharing.from_cache,
@@ -272,14 +289,17 @@ mod tests {
             (StopReason::MaxTokens, "maxTokens"),
             (StopReason::StopSequence, "stopSequence"),
         ] {
-            let result = sampling_result_from(Completion {
-                model: "m".into(),
-                text: "t".into(),
-                stop_reason: Some(reason),
-                usage: TokenUsage::default(),
-                rate_limit: None,
-                sharing: Sharing::default(),
-            });
+            let result = sampling_result_from(
+                Completion {
+                    model: "m".into(),
+                    text: "t".into(),
+                    stop_reason: Some(reason),
+                    usage: TokenUsage::default(),
+                    rate_limit: None,
+                    sharing: Sharing::default(),
+                },
+                Duration::ZERO,
+            );
             let json = serde_json::to_value(&result).unwrap();
             assert_eq!(json["stopReason"], expected);
             assert_eq!(json["role"], "assistant");
@@ -290,26 +310,29 @@ mod tests {
 
     #[test]
     fn the_result_meta_tells_what_the_answer_cost() {
-        let result = sampling_result_from(Completion {
-            model: "m".into(),
-            text: "t".into(),
-            stop_reason: None,
-            usage: TokenUsage {
-                input_tokens: 57,
-                output_tokens: 12,
+        let result = sampling_result_from(
+            Completion {
+                model: "m".into(),
+                text: "t".into(),
+                stop_reason: None,
+                usage: TokenUsage {
+                    input_tokens: 57,
+                    output_tokens: 12,
+                },
+                rate_limit: None,
+                sharing: Sharing {
+                    from_cache: false,
+                    template: Some("ERROR <*>".into()),
+                    template_id: Some("0123456789abcdef".into()),
+                },
             },
-            rate_limit: None,
-            sharing: Sharing {
-                from_cache: false,
-                template: Some("ERROR <*>".into()),
-                template_id: Some("0123456789abcdef".into()),
-            },
-        });
+            Duration::from_millis(812),
+        );
         let json = serde_json::to_value(&result).unwrap();
         assert_eq!(
             json["_meta"][ANSWER_META_KEY],
             serde_json::json!({
-                "input_tokens": 57, "output_tokens": 12, "cached": false,
+                "latency_ms": 812, "input_tokens": 57, "output_tokens": 12, "cached": false,
                 "template": "ERROR <*>", "template_id": "0123456789abcdef"
             })
         );

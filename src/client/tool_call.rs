@@ -1,10 +1,12 @@
 //! Calls `process_log_entry`, or any other tool, on a server and reads the outcome.
 
+use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, RequestMetaObject};
 use rmcp::service::ServiceError;
 use serde_json::json;
 
 use super::connect::ClientSession;
+use crate::protocol::FailureDetail;
 use crate::server::TOOL_NAME;
 
 /// What the server said about one log line.
@@ -31,15 +33,34 @@ impl From<CallToolResult> for ToolOutcome {
     }
 }
 
-/// Sends one log line to the server's `process_log_entry` tool.
+/// Sends one log line to the server's `process_log_entry` tool. An answer this client failed
+/// to give (on 2026-07-28 it answers between two rounds of the call) is a failed outcome too.
 pub async fn process_log_entry(
     session: &ClientSession,
     log_line: &str,
 ) -> anyhow::Result<ToolOutcome> {
-    let result = process_log_entry_with_meta(session, log_line, RequestMetaObject::default())
-        .await
-        .map_err(|error| anyhow::anyhow!("the call to {TOOL_NAME} failed: {error}"))?;
-    Ok(result.into())
+    match process_log_entry_with_meta(session, log_line, RequestMetaObject::default()).await {
+        Ok(result) => Ok(result.into()),
+        Err(ServiceError::McpError(error)) if local_sampling_failure(&error).is_some() => {
+            Ok(ToolOutcome {
+                text: format!(
+                    "The sampling request failed: {}; nothing was archived.",
+                    error.message
+                ),
+                is_error: true,
+            })
+        }
+        Err(error) => Err(anyhow::anyhow!("the call to {TOOL_NAME} failed: {error}")),
+    }
+}
+
+/// The classification this client's sampling handler attached to an error, when the error is
+/// its own failed answer to a sampling request (rather than the server refusing the call).
+pub fn local_sampling_failure(error: &ErrorData) -> Option<FailureDetail> {
+    error
+        .data
+        .as_ref()
+        .and_then(|data| serde_json::from_value(data.clone()).ok())
 }
 
 /// Sends one log line with request `_meta` (such as its place in a job); returns the raw result.

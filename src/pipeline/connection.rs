@@ -6,20 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use rmcp::model::{ClientNotification, CustomNotification, RequestMetaObject};
+use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject};
 use rmcp::service::ServiceError;
 
 use super::supervisor::{CallResult, ConnectionTag, SupervisorMessage};
 use crate::client::{
-    ClientSession, SamplingHandler, ServerTarget, connect, process_log_entry_with_meta,
+    ClientSession, SamplingHandler, ServerTarget, connect, local_sampling_failure,
+    process_log_entry_with_meta,
 };
 use crate::protocol::{
     ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY,
-    SKIP_NOTIFICATION, meta_with, read_meta,
+    SKIP_REQUEST, meta_with, read_meta,
 };
 
 /// How long opening a session (connection and MCP handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a skip request may take.
+const SKIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing a session may take when the connection stops.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -112,12 +115,8 @@ impl Actor for ConnectionActor {
                     let call = process_log_entry_with_meta(&session, &text, meta);
                     let result = match tokio::time::timeout(timeout, call).await {
                         Ok(Ok(result)) => classify(result),
-                        // The server answered, with a protocol error: the session is fine.
-                        Ok(Err(ServiceError::McpError(error))) => CallResult::Failed {
-                            kind: "mcp_error".into(),
-                            message: format!("the MCP server refused the call: {}", error.message),
-                            llm_attempts: None,
-                        },
+                        // An error answer: the session is fine.
+                        Ok(Err(ServiceError::McpError(error))) => refused_call(&error),
                         Ok(Err(error)) => CallResult::Lost(error.to_string()),
                         Err(_) => CallResult::Lost(format!(
                             "no answer to the tool call within {} s",
@@ -140,13 +139,18 @@ impl Actor for ConnectionActor {
                     seq,
                 };
                 let params = serde_json::to_value(order).expect("orders serialize");
-                let notification = ClientNotification::CustomNotification(CustomNotification::new(
-                    SKIP_NOTIFICATION,
-                    Some(params),
-                ));
-                if let Err(error) = state.session.send_notification(notification).await {
-                    tracing::debug!(%error, "could not send a skip notification");
-                }
+                let request =
+                    ClientRequest::CustomRequest(CustomRequest::new(SKIP_REQUEST, Some(params)));
+                let session = state.session.clone();
+                // Other servers do not know the request; the job goes on either way.
+                tokio::spawn(async move {
+                    let sent = session.send_request(request);
+                    match tokio::time::timeout(SKIP_TIMEOUT, sent).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(error)) => tracing::debug!(%error, "the server refused a skip"),
+                        Err(_) => tracing::debug!("no answer to a skip"),
+                    }
+                });
             }
             ConnectionMessage::Broken(reason) => {
                 tracing::warn!(connection = state.tag.index, %reason, "MCP session broken; reconnecting");
@@ -169,6 +173,24 @@ impl Actor for ConnectionActor {
             None => state.session.cancellation_token().cancel(),
         }
         Ok(())
+    }
+}
+
+/// Classifies a call that ended with an error answer. On 2026-07-28 this client answers the
+/// sampling between two rounds of the call, so a failed answer ends the call here, with the
+/// classification its sampling handler attached; anything else is the server refusing the call.
+fn refused_call(error: &rmcp::ErrorData) -> CallResult {
+    match local_sampling_failure(error) {
+        Some(detail) => CallResult::Failed {
+            kind: detail.kind,
+            message: format!("the sampling request failed: {}", error.message),
+            llm_attempts: detail.attempts,
+        },
+        None => CallResult::Failed {
+            kind: "mcp_error".into(),
+            message: format!("the MCP server refused the call: {}", error.message),
+            llm_attempts: None,
+        },
     }
 }
 

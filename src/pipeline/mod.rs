@@ -32,7 +32,9 @@ use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::multiline::{MultilineMode, fold};
 use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
-use crate::client::{ModelChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget};
+use crate::client::{
+    ModelChoice, ProtocolChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget,
+};
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::files::sibling;
 use crate::llm::{
@@ -74,6 +76,8 @@ pub struct JobSettings {
     pub failures: PathBuf,
     /// An external server; `None` runs the server in this process.
     pub server: Option<ServerTarget>,
+    /// The MCP protocol revisions the job's client offers.
+    pub protocol: ProtocolChoice,
     pub connections: usize,
     pub concurrency: usize,
     pub max_line_bytes: usize,
@@ -183,7 +187,8 @@ pub async fn run_job(
             .with_store(&sibling(&settings.report, ".explanations.jsonl"))?,
     );
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
-        .with_rules(settings.llm.sampling.clone());
+        .with_rules(settings.llm.sampling.clone())
+        .with_protocol(settings.protocol);
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),

@@ -1,18 +1,22 @@
 //! Fixture tools for the official MCP conformance suite (`@modelcontextprotocol/conformance`),
 //! served only with `serve --conformance-fixtures`, never in the default tool list.
-//! `test_sampling` sends the given prompt to the client's LLM and returns its answer.
+//! `test_sampling` sends the given prompt to the client's LLM and returns its answer, on either
+//! protocol revision.
 
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
 
+use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, CreateMessageRequestParams, Role, SamplingMessage,
-    SamplingMessageContentBlock,
+    CallToolResponse, CallToolResult, ContentBlock, CreateMessageRequestParams, Role,
+    SamplingMessage, SamplingMessageContentBlock,
 };
-use rmcp::{ErrorData, Peer, RoleServer, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
 
-use super::tool::{LogArchiverServer, answer_text, ask_client};
+use super::sampling::{SamplingRound, answer_text, ask_client, input_required};
+use super::tool::LogArchiverServer;
 
 /// The arguments of `test_sampling`.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -34,20 +38,29 @@ impl LogArchiverServer {
     async fn test_sampling(
         &self,
         Parameters(args): Parameters<TestSamplingArgs>,
-        peer: Peer<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+        context: RequestContext<RoleServer>,
+        RequestState(request_state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
+    ) -> Result<CallToolResponse, ErrorData> {
         let message =
             SamplingMessage::new(Role::User, SamplingMessageContentBlock::text(args.prompt));
         let params = CreateMessageRequestParams::new(vec![message], FIXTURE_MAX_TOKENS);
-        Ok(
-            match ask_client(&peer, params, self.settings().sampling_timeout).await {
-                Ok(result) => CallToolResult::success(vec![ContentBlock::text(format!(
-                    "LLM response: {}",
-                    answer_text(result.message)
-                ))]),
-                Err(failure) => CallToolResult::error(vec![ContentBlock::text(failure.message)]),
-            },
-        )
+        let answer = match SamplingRound::of(&context, request_state, responses) {
+            Ok(SamplingRound::Classic) => {
+                ask_client(&context.peer, params, self.settings().sampling_timeout).await
+            }
+            Ok(SamplingRound::Ask) => return Ok(input_required(params).into()),
+            Ok(SamplingRound::Answered(answer)) => Ok(*answer),
+            Err(failure) => Err(failure),
+        };
+        Ok(match answer {
+            Ok(answer) => CallToolResult::success(vec![ContentBlock::text(format!(
+                "LLM response: {}",
+                answer_text(answer.message)
+            ))]),
+            Err(failure) => CallToolResult::error(vec![ContentBlock::text(failure.message)]),
+        }
+        .into())
     }
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod conformance;
 mod http;
 mod prompt;
+mod sampling;
 mod tool;
 
 pub use auth::{AUTH_TOKEN_ENV, AuthToken};

@@ -5,23 +5,26 @@
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::handler::server::tool::ToolRouter;
+use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState, ToolRouter};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ClientResult, ContentBlock, CreateMessageRequest, CreateMessageRequestParams,
-    CreateMessageResult, CustomNotification, Implementation, RequestMetaObject, Role,
-    SamplingMessage, SamplingMessageContentBlock, ServerCapabilities, ServerInfo, ServerRequest,
+    CallToolResponse, CallToolResult, ContentBlock, CreateMessageRequestParams,
+    CreateMessageResult, CustomRequest, CustomResult, ErrorCode, Implementation,
+    InputRequiredResult, ProtocolVersion, Role, SamplingMessage, SamplingMessageContentBlock,
+    ServerCapabilities, ServerInfo,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, ServiceError};
+use rmcp::service::RequestContext;
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
 use super::prompt::{PromptTemplate, SYSTEM_PROMPT};
+use super::sampling::{SamplingRound, answer_text, ask_client, input_required};
 use crate::protocol::{
     ANSWER_META_KEY, AnswerNote, ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY,
-    FailureDetail, ORDER_META_KEY, SKIP_NOTIFICATION, meta_with, read_meta,
+    FailureDetail, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with, read_meta,
 };
 use crate::redact::Redactor;
 use crate::report::{EntryRecord, ReportWriter, ReportWriterError, Resolution};
@@ -44,6 +47,8 @@ pub struct ToolSettings {
     pub redactor: Redactor,
     /// Which line the report keeps.
     pub report_line: ReportLine,
+    /// The newest MCP protocol revision served (2026-07-28 unless limited).
+    pub newest_protocol: ProtocolVersion,
 }
 
 /// Which form of a log line the report keeps.
@@ -80,6 +85,7 @@ impl Default for ToolSettings {
             max_log_line_bytes: DEFAULT_MAX_LOG_LINE_BYTES,
             redactor: Redactor::default(),
             report_line: ReportLine::default(),
+            newest_protocol: ProtocolVersion::V_2026_07_28,
         }
     }
 }
@@ -125,27 +131,43 @@ impl LogArchiverServer {
     async fn process_log_entry(
         &self,
         Parameters(args): Parameters<ProcessLogEntryArgs>,
-        peer: Peer<RoleServer>,
-        meta: RequestMetaObject,
-    ) -> Result<CallToolResult, ErrorData> {
-        let order: Option<EntryOrder> = read_meta(&meta, ORDER_META_KEY);
-        let source: Option<EntrySource> = read_meta(&meta, ENTRY_META_KEY);
+        context: RequestContext<RoleServer>,
+        RequestState(request_state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let call = Call {
+            order: read_meta(&context.meta, ORDER_META_KEY),
+            source: read_meta(&context.meta, ENTRY_META_KEY),
+            round: SamplingRound::of(&context, request_state, responses),
+        };
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        let outcome = self
-            .process(&peer, order.as_ref(), source, &args.log_line)
-            .await;
-        Ok(match outcome {
-            Ok(()) => {
-                CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
-            }
-            Err(failure) => {
-                let mut result = CallToolResult::error(vec![ContentBlock::text(failure.message)]);
-                result.meta = Some(meta_with(FAILURE_META_KEY, &failure.detail));
-                result
-            }
-        })
+        Ok(
+            match self.process(&context.peer, call, &args.log_line).await {
+                Ok(Step::Archived) => CallToolResult::success(vec![ContentBlock::text(
+                    self.success_message.to_string(),
+                )])
+                .into(),
+                Ok(Step::NeedsAnswer(input_required)) => input_required.into(),
+                Err(failure) => failure.into_result().into(),
+            },
+        )
     }
+}
+
+/// What a call of the tool tells beyond its log line.
+struct Call {
+    order: Option<EntryOrder>,
+    source: Option<EntrySource>,
+    round: Result<SamplingRound, ToolFailure>,
+}
+
+/// How far one call got.
+enum Step {
+    /// The line and its explanation are in the report.
+    Archived,
+    /// A 2026-07-28 client must answer this sampling request and call again.
+    NeedsAnswer(InputRequiredResult),
 }
 
 impl LogArchiverServer {
@@ -153,20 +175,42 @@ impl LogArchiverServer {
     async fn process(
         &self,
         peer: &Peer<RoleServer>,
-        order: Option<&EntryOrder>,
-        source: Option<EntrySource>,
+        call: Call,
         log_line: &str,
-    ) -> Result<(), ToolFailure> {
+    ) -> Result<Step, ToolFailure> {
         self.check_size(log_line)?;
         let redacted = self.settings.redactor.redact(log_line);
-        let explanation = self.explain(peer, &redacted).await?;
+        let explanation = match call.round? {
+            SamplingRound::Classic => {
+                let started = Instant::now();
+                let params = self.sampling_params(&redacted);
+                let answer = ask_client(peer, params, self.settings.sampling_timeout).await?;
+                Explanation::from_answer(answer, Some(started.elapsed()))?
+            }
+            SamplingRound::Ask => {
+                let params = self.sampling_params(&redacted);
+                return Ok(Step::NeedsAnswer(input_required(params)));
+            }
+            SamplingRound::Answered(answer) => Explanation::from_answer(*answer, None)?,
+        };
         let kept_line = match self.settings.report_line {
             ReportLine::Redacted => redacted.into_owned(),
             ReportLine::Raw => log_line.to_string(),
         };
-        let record = explanation.into_record(source, kept_line);
-        self.archive(order, self.writer.format().render(&record))
-            .await
+        let record = explanation.into_record(call.source, kept_line);
+        self.archive(call.order.as_ref(), self.writer.format().render(&record))
+            .await?;
+        Ok(Step::Archived)
+    }
+
+    /// The sampling request that asks for an explanation of `log_line`.
+    fn sampling_params(&self, log_line: &str) -> CreateMessageRequestParams {
+        let message = SamplingMessage::new(
+            Role::User,
+            SamplingMessageContentBlock::text(self.settings.prompt.render(log_line)),
+        );
+        CreateMessageRequestParams::new(vec![message], self.settings.max_tokens)
+            .with_system_prompt(SYSTEM_PROMPT)
     }
 
     /// Refuses a line longer than the configured limit.
@@ -234,12 +278,44 @@ impl LogArchiverServer {
 struct Explanation {
     analysis: String,
     model: String,
-    latency: Duration,
+    /// How long the answer took: measured here when the server waited for it, else as the
+    /// client told.
+    latency_ms: Option<u64>,
     /// What the client told of the answer's cost (our own client does).
     note: Option<AnswerNote>,
 }
 
 impl Explanation {
+    /// Reads a sampling answer, refusing one without text.
+    fn from_answer(
+        answer: CreateMessageResult,
+        waited: Option<Duration>,
+    ) -> Result<Self, ToolFailure> {
+        let note: Option<AnswerNote> = answer
+            .message
+            .meta
+            .as_ref()
+            .and_then(|meta| read_meta(meta, ANSWER_META_KEY));
+        let analysis = clean_analysis(&answer_text(answer.message));
+        if analysis.is_empty() {
+            return Err(ToolFailure::new(
+                "empty_analysis",
+                None,
+                "The client's LLM returned no text for this log line; nothing was archived.",
+            ));
+        }
+        let latency_ms = match waited {
+            Some(waited) => Some(u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)),
+            None => note.as_ref().map(|note| note.latency_ms),
+        };
+        Ok(Self {
+            analysis,
+            model: answer.model,
+            latency_ms,
+            note,
+        })
+    }
+
     fn into_record(self, source: Option<EntrySource>, raw: String) -> EntryRecord {
         let note = self.note;
         EntryRecord {
@@ -250,7 +326,7 @@ impl Explanation {
             model: Some(self.model),
             input_tokens: note.as_ref().map(|note| note.input_tokens),
             output_tokens: note.as_ref().map(|note| note.output_tokens),
-            latency_ms: Some(u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX)),
+            latency_ms: self.latency_ms,
             cached: note.as_ref().map(|note| note.cached),
             template_id: note.as_ref().and_then(|note| note.template_id.clone()),
             template: note.and_then(|note| note.template),
@@ -265,103 +341,26 @@ pub(super) struct ToolFailure {
 }
 
 impl ToolFailure {
-    fn new(kind: &str, attempts: Option<u32>, message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            detail: FailureDetail {
+    pub(super) fn new(kind: &str, attempts: Option<u32>, message: impl Into<String>) -> Self {
+        Self::classified(
+            message.into(),
+            FailureDetail {
                 kind: kind.to_string(),
                 attempts,
             },
-        }
+        )
     }
-}
 
-impl LogArchiverServer {
-    /// Asks the client's LLM to explain `log_line`.
-    async fn explain(
-        &self,
-        peer: &Peer<RoleServer>,
-        log_line: &str,
-    ) -> Result<Explanation, ToolFailure> {
-        let message = SamplingMessage::new(
-            Role::User,
-            SamplingMessageContentBlock::text(self.settings.prompt.render(log_line)),
-        );
-        let params = CreateMessageRequestParams::new(vec![message], self.settings.max_tokens)
-            .with_system_prompt(SYSTEM_PROMPT);
-        let started = Instant::now();
-        let result = ask_client(peer, params, self.settings.sampling_timeout).await?;
-        let latency = started.elapsed();
-        let note: Option<AnswerNote> = result
-            .message
-            .meta
-            .as_ref()
-            .and_then(|meta| read_meta(meta, ANSWER_META_KEY));
-        let text = clean_analysis(&answer_text(result.message));
-        if text.is_empty() {
-            return Err(ToolFailure::new(
-                "empty_analysis",
-                None,
-                "The client's LLM returned no text for this log line; nothing was archived.",
-            ));
-        }
-        Ok(Explanation {
-            analysis: text,
-            model: result.model,
-            latency,
-            note,
-        })
+    pub(super) fn classified(message: String, detail: FailureDetail) -> Self {
+        Self { message, detail }
     }
-}
 
-/// Sends one sampling request to the calling client and waits at most `timeout` for its answer.
-pub(super) async fn ask_client(
-    peer: &Peer<RoleServer>,
-    params: CreateMessageRequestParams,
-    timeout: Duration,
-) -> Result<CreateMessageResult, ToolFailure> {
-    let declares_sampling = peer
-        .peer_info()
-        .is_some_and(|info| info.capabilities.sampling.is_some());
-    if !declares_sampling {
-        return Err(ToolFailure::new(
-            "sampling_unsupported",
-            None,
-            "The client did not declare the MCP sampling capability, so the log line cannot \
-             be explained: connect with a client that supports sampling.",
-        ));
+    /// The tool result that reports this failure, classified in its `_meta`.
+    fn into_result(self) -> CallToolResult {
+        let mut result = CallToolResult::error(vec![ContentBlock::text(self.message)]);
+        result.meta = Some(meta_with(FAILURE_META_KEY, &self.detail));
+        result
     }
-    let request = ServerRequest::CreateMessageRequest(CreateMessageRequest::new(params));
-    let outcome = match peer
-        .send_request_with_option(request, PeerRequestOptions::with_timeout(timeout))
-        .await
-    {
-        Ok(handle) => handle.await_response().await,
-        Err(error) => Err(error),
-    };
-    match outcome {
-        Ok(ClientResult::CreateMessageResult(result)) => Ok(*result),
-        Ok(_) => Err(ToolFailure::new(
-            "sampling_failed",
-            None,
-            "The client answered the sampling request with something other than a message.",
-        )),
-        Err(error) => Err(sampling_failure(&error, timeout)),
-    }
-}
-
-/// The text blocks of a sampling answer, joined by spaces.
-pub(super) fn answer_text(message: SamplingMessage) -> String {
-    message
-        .content
-        .into_vec()
-        .into_iter()
-        .filter_map(|block| match block {
-            SamplingMessageContentBlock::Text(text) => Some(text.text),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The longest analysis kept; an LLM that rambles is cut.
@@ -382,40 +381,12 @@ fn clean_analysis(text: &str) -> String {
     cleaned
 }
 
-fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
-    match error {
-        ServiceError::Timeout { .. } => ToolFailure::new(
-            "sampling_timeout",
-            None,
-            format!(
-                "The client did not answer the sampling request within {} s; nothing was archived.",
-                timeout.as_secs_f64()
-            ),
-        ),
-        ServiceError::McpError(data) => {
-            let detail = data
-                .data
-                .as_ref()
-                .and_then(|data| serde_json::from_value::<FailureDetail>(data.clone()).ok());
-            let message = format!(
-                "The client's sampling request failed: {}; nothing was archived.",
-                data.message
-            );
-            match detail {
-                Some(detail) => ToolFailure { message, detail },
-                None => ToolFailure::new("sampling_failed", None, message),
-            }
-        }
-        other => ToolFailure::new(
-            "sampling_failed",
-            None,
-            format!("The sampling request failed: {other}; nothing was archived."),
-        ),
-    }
-}
-
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for LogArchiverServer {
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        Cow::Borrowed(ProtocolVersion::known_up_to(&self.settings.newest_protocol))
+    }
+
     fn get_info(&self) -> ServerInfo {
         ServerInfo::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
@@ -425,22 +396,34 @@ impl ServerHandler for LogArchiverServer {
             )
     }
 
-    async fn on_custom_notification(
+    async fn on_custom_request(
         &self,
-        notification: CustomNotification,
-        _context: NotificationContext<RoleServer>,
-    ) {
-        if notification.method != SKIP_NOTIFICATION {
-            return;
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        if request.method != SKIP_REQUEST {
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                request.method,
+                None,
+            ));
         }
-        match notification.params_as::<EntryOrder>() {
-            Ok(Some(order)) => {
-                if let Err(error) = self.writer.resolve(&order.job, order.seq, None).await {
-                    tracing::error!(%error, "cannot release a skipped entry");
-                }
-            }
-            _ => tracing::warn!("ignoring a skip notification without a valid entry order"),
-        }
+        let order: EntryOrder = request
+            .params_as()
+            .ok()
+            .flatten()
+            .ok_or_else(|| ErrorData::invalid_params("a skip needs {job, seq}", None))?;
+        let resolution = self
+            .writer
+            .resolve(&order.job, order.seq, None)
+            .await
+            .map_err(|error| ErrorData::internal_error(error.to_string(), None))?;
+        let reply = SkipReply {
+            already_written: resolution == Resolution::AlreadyWritten,
+        };
+        Ok(CustomResult::new(
+            serde_json::to_value(reply).expect("replies serialize"),
+        ))
     }
 }
 

@@ -1,0 +1,188 @@
+//! Both MCP protocol revisions: on 2026-07-28 the tool asks for sampling with an input-required
+//! result that our client answers before calling again; on 2025-11-25 it sends the sampling
+//! request from inside the call. Our client negotiates the newest revision both sides speak and
+//! falls back for older servers; one server serves both kinds of clients at once.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use log_archiver::mock::{Fault, MockSettings};
+
+/// `log-archiver explain --protocol PROTOCOL --server URL LINE`.
+async fn explain(
+    mock: &log_archiver::mock::MockLlm,
+    url: &str,
+    protocol: &str,
+    line: &str,
+) -> Finished {
+    let mut explain = explain_command(mock);
+    explain.args(["--protocol", protocol, "--server", url, line]);
+    finish(explain).await
+}
+
+#[tokio::test]
+async fn the_embedded_server_gives_the_same_report_on_both_revisions() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 200);
+    for protocol in ["2026-07-28", "2025-11-25"] {
+        let report = dir.path().join(format!("{protocol}.txt"));
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args([
+            "--protocol",
+            protocol,
+            "--rpm",
+            "unlimited",
+            "--dedup",
+            "off",
+        ]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(0), "{protocol}: {}", finished.stderr);
+        assert_eq!(read_report(&report), expected_report(&lines), "{protocol}");
+    }
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn one_server_serves_both_revisions_at_once() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("shared.txt");
+    let mut server = ServeProcess::start(&report, &[]).await;
+    let logs: Vec<(String, Vec<String>)> = ["2026-07-28", "2025-11-25"]
+        .iter()
+        .map(|protocol| {
+            let log = dir.path().join(format!("{protocol}.log"));
+            let lines = write_log(&log, 150)
+                .into_iter()
+                .map(|line| format!("{line} via {protocol}"))
+                .collect::<Vec<_>>();
+            std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+            (protocol.to_string(), lines)
+        })
+        .collect();
+    let jobs = logs.iter().map(|(protocol, _)| {
+        let mut archive = job_command(&mock, "archive");
+        archive
+            .arg(dir.path().join(format!("{protocol}.log")))
+            .args([
+                "--server",
+                &server.url,
+                "--protocol",
+                protocol,
+                "--rpm",
+                "unlimited",
+            ])
+            .args(["--report"])
+            .arg(dir.path().join(format!("{protocol}.unused")));
+        finish(archive)
+    });
+    let (jobs, single) = tokio::join!(
+        futures::future::join_all(jobs),
+        explain(&mock, &server.url, "auto", "ERROR a single line via auto")
+    );
+    for ((protocol, _), finished) in logs.iter().zip(&jobs) {
+        assert_eq!(finished.code, Some(0), "{protocol}: {}", finished.stderr);
+    }
+    assert!(single.success, "{}", single.stderr);
+    assert!(
+        single.stderr.contains("protocol 2026-07-28"),
+        "auto takes the newest revision: {}",
+        single.stderr
+    );
+    server.child.kill().await.expect("serve stops");
+
+    let written = report_raw_lines(&read_report(&report));
+    for (protocol, lines) in &logs {
+        let from_job: Vec<&String> = written
+            .iter()
+            .filter(|line| line.ends_with(protocol.as_str()))
+            .collect();
+        assert_eq!(
+            from_job,
+            lines.iter().collect::<Vec<_>>(),
+            "{protocol}: every line once, in input order"
+        );
+    }
+    assert!(written.contains(&"ERROR a single line via auto".to_string()));
+    assert_eq!(written.len(), 301);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn auto_falls_back_to_the_classic_handshake() {
+    let mock = start_mock(MockSettings::default()).await;
+    let (_dir, report) = scratch_report();
+    let mut server = ServeProcess::start(&report, &["--max-protocol", "2025-11-25"]).await;
+    let auto = explain(&mock, &server.url, "auto", "ERROR auto on a classic server").await;
+    assert!(auto.success, "{}", auto.stderr);
+    assert!(
+        auto.stderr.contains("protocol 2025-11-25"),
+        "{}",
+        auto.stderr
+    );
+    let modern_only = explain(&mock, &server.url, "2026-07-28", "ERROR never sent").await;
+    assert_eq!(modern_only.code, Some(1));
+    assert!(
+        modern_only.stderr.contains("cannot open an MCP session"),
+        "{}",
+        modern_only.stderr
+    );
+    server.child.kill().await.expect("serve stops");
+    assert_eq!(
+        report_raw_lines(&read_report(&report)),
+        ["ERROR auto on a classic server"]
+    );
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn failed_sampling_is_classified_on_both_revisions() {
+    let mock = start_mock(MockSettings {
+        faults: vec!["malformed:rate=1".parse::<Fault>().unwrap()],
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    write_log(&log, 5);
+    for protocol in ["2026-07-28", "2025-11-25"] {
+        let report = dir.path().join(format!("{protocol}.txt"));
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args([
+            "--protocol",
+            protocol,
+            "--max-retries",
+            "0",
+            "--dedup",
+            "off",
+        ]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
+        let failures = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
+        assert_eq!(failures.len(), 5, "{protocol}");
+        for kind in failures {
+            assert!(kind.starts_with("llm_"), "{protocol}: {kind}");
+        }
+        assert_eq!(read_report(&report), "");
+    }
+    mock.stop().await;
+}
+
+/// The `error_kind` column of a failures file.
+fn failure_kinds(path: &Path) -> Vec<String> {
+    let mut reader = csv::Reader::from_path(path).expect("failures file");
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|name| name == "error_kind")
+        .expect("error_kind column");
+    reader
+        .records()
+        .map(|row| row.unwrap()[column].to_string())
+        .collect()
+}
