@@ -87,6 +87,9 @@ impl HttpServer {
             )
             .enforce_origin_validation()
             .with_max_request_body_bytes(settings.max_request_bytes)
+            // Calls on 2026-07-28 are plain request and response: answer them as JSON rather
+            // than as a one-event SSE stream (classic sessions keep their streams).
+            .with_json_response(true)
             .with_cancellation_token(shutdown.child_token());
         config = match settings.extra_allowed_hosts {
             Some(extra) => {
