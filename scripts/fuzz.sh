@@ -19,7 +19,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "fuzz.sh: the time per target must be a whole number of seconds, not '$seconds'" >&2
     exit 2
 fi
-read -r -a targets <<<"${FUZZ_TARGETS:-report_parser report_round_trip input_reader}"
+read -r -a targets <<<"${FUZZ_TARGETS:-report_parser report_round_trip input_reader structured_reader}"
 # The code under test is safe Rust: panics, failed assertions and arithmetic overflow (debug
 # assertions are on) are what is hunted, so no sanitizer by default.
 sanitizer="${FUZZ_SANITIZER:-none}"

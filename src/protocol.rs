@@ -70,6 +70,19 @@ pub struct FailureDetail {
     pub attempts: Option<u32>,
 }
 
+/// The `data` of a JSON-RPC error carrying a classified failure, under `FAILURE_META_KEY` so
+/// it is not mistaken for another program's error data.
+pub fn failure_error_data(detail: &FailureDetail) -> serde_json::Value {
+    serde_json::Value::Object(meta_with(FAILURE_META_KEY, detail).0)
+}
+
+/// The classified failure in the `data` of a JSON-RPC error, if it carries one.
+pub fn failure_in_error_data(data: Option<&serde_json::Value>) -> Option<FailureDetail> {
+    data?
+        .as_object()
+        .and_then(|data| read_meta(data, FAILURE_META_KEY))
+}
+
 /// The log line inside a prompt: the last `<log_line>` block, else the text after the
 /// legacy prompt's "in one concise sentence: ", else the last non-empty line.
 pub fn log_line_in_prompt(prompt: &str) -> &str {

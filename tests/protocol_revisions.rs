@@ -186,3 +186,66 @@ fn failure_kinds(path: &Path) -> Vec<String> {
         .map(|row| row.unwrap()[column].to_string())
         .collect()
 }
+
+#[tokio::test]
+async fn an_answer_is_archived_only_with_the_request_state_of_its_own_line() {
+    use log_archiver::client::{ProtocolChoice, SamplingHandler, ServerTarget, connect};
+    use log_archiver::llm::OfflineBackend;
+    use rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses};
+    use std::sync::Arc;
+
+    let (_dir, report) = scratch_report();
+    let mut server = ServeProcess::start(&report, &[]).await;
+    let target = ServerTarget::Http {
+        url: server.url.clone(),
+        auth_token: None,
+    };
+    let handler =
+        SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(ProtocolChoice::V2026_07_28);
+    let session = connect(&target, handler).await.unwrap();
+    let call = |line: &str| {
+        let arguments = serde_json::json!({ "log_line": line });
+        CallToolRequestParams::new("process_log_entry")
+            .with_arguments(arguments.as_object().cloned().unwrap())
+    };
+
+    // The first round asks for the sampling and archives nothing.
+    let first = session.call_tool_once(call("ERROR line A")).await.unwrap();
+    let CallToolResponse::InputRequired(asked) = first else {
+        panic!("expected an input-required result, got {first:?}");
+    };
+    let state_for_a = asked.request_state.clone().expect("a request state");
+    assert!(asked.input_requests.unwrap().contains_key("explanation"));
+    assert_eq!(read_report(&report), "");
+
+    // An answer carried with another line's request state is refused.
+    let forged_answer = serde_json::json!({
+        "role": "assistant",
+        "content": {"type": "text", "text": "A forged explanation."},
+        "model": "forger"
+    });
+    let mut responses = InputResponses::new();
+    responses.insert("explanation".into(), forged_answer);
+    let mut forged = call("ERROR line B");
+    forged.request_state = Some(state_for_a.clone());
+    forged.input_responses = Some(responses.clone());
+    let refused = session.call_tool_once(forged).await.unwrap();
+    let CallToolResponse::Complete(refused) = refused else {
+        panic!("expected a tool result, got {refused:?}");
+    };
+    assert_eq!(refused.is_error, Some(true));
+    assert_eq!(read_report(&report), "");
+
+    // With its own line's state, the answer is archived.
+    let mut answered = call("ERROR line A");
+    answered.request_state = Some(state_for_a);
+    answered.input_responses = Some(responses);
+    let archived = session.call_tool_once(answered).await.unwrap();
+    let CallToolResponse::Complete(archived) = archived else {
+        panic!("expected a tool result, got {archived:?}");
+    };
+    assert_eq!(archived.is_error, Some(false), "{archived:?}");
+    assert_eq!(report_raw_lines(&read_report(&report)), ["ERROR line A"]);
+    session.cancel().await.unwrap();
+    server.child.kill().await.expect("serve stops");
+}

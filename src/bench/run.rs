@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use tokio::process::Command;
 
 use super::results::{RunResult, RunStatus};
 use super::sample_lines::sample_log_line;
 use super::scenario::{ClientLimit, Scenario};
+use crate::client::ProtocolChoice;
 use crate::mock::{MockLlm, MockSettings};
 
 /// Where runs keep their inputs and reports.
@@ -20,11 +22,17 @@ pub struct BenchWorkspace {
     input: Option<PathBuf>,
     /// The longest a run may take.
     pub run_timeout: Duration,
+    /// The MCP protocol revisions every run's client offers.
+    pub protocol: ProtocolChoice,
 }
 
 impl BenchWorkspace {
     /// A scratch directory for generated logs and reports; `input` replaces generated logs.
-    pub fn new(input: Option<PathBuf>, run_timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        input: Option<PathBuf>,
+        run_timeout: Duration,
+        protocol: ProtocolChoice,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("log-archiver-bench")
             .tempdir()?;
@@ -34,6 +42,7 @@ impl BenchWorkspace {
             dir,
             input,
             run_timeout,
+            protocol,
         })
     }
 
@@ -133,6 +142,14 @@ fn archive_command(
         .args(["--dedup", "off", "--progress", "off", "--json"])
         .args(["--concurrency", &scenario.concurrency.to_string()])
         .args(["--connections", &scenario.connections.to_string()])
+        .args([
+            "--protocol",
+            workspace
+                .protocol
+                .to_possible_value()
+                .expect("named")
+                .get_name(),
+        ])
         .env("LOG_ARCHIVER_LOG", "error")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

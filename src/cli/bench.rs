@@ -12,6 +12,7 @@ use crate::bench::{
     BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunStatus, expand_matrix, print_table,
     run_scenario, write_chart, write_csv,
 };
+use crate::client::ProtocolChoice;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -55,6 +56,11 @@ pub struct BenchArgs {
     /// The longest one run may take.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub run_timeout: Duration,
+
+    /// The MCP protocol revisions the runs' clients offer (auto takes 2026-07-28 with the
+    /// built-in server; 2025-11-25 measures the classic sampling path).
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub protocol: ProtocolChoice,
 
     /// Where to write bench.csv and throughput.svg.
     #[arg(long, default_value = "bench-results")]
@@ -105,7 +111,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .map_err(|error| anyhow::anyhow!("cannot create '{}': {error}", args.out.display()))?;
     let scenarios = expand_matrix(&args.matrix());
-    let workspace = BenchWorkspace::new(args.input.clone(), args.run_timeout)?;
+    let workspace = BenchWorkspace::new(args.input.clone(), args.run_timeout, args.protocol)?;
     let mut results = Vec::with_capacity(scenarios.len());
     for (index, scenario) in scenarios.iter().enumerate() {
         let amount = match &args.input {

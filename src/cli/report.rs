@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,7 +12,7 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use regex::Regex;
 
-use crate::report::{EntryRecord, ReportFormat, ReportReader};
+use crate::report::{EntryRecord, ReportFormat, ReportReader, detect_format};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -27,7 +28,8 @@ pub struct ReportArgs {
     #[arg(long, value_enum)]
     pub to: Option<ReportFormat>,
 
-    /// Where --to writes (default: standard output). An existing file is not overwritten.
+    /// Where --to writes (default, or `-`: standard output). An existing file is not
+    /// overwritten.
     #[arg(long, short, value_name = "FILE", requires = "to")]
     pub output: Option<PathBuf>,
 
@@ -131,14 +133,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let damaged = |error: crate::report::ReportReadError| {
         anyhow::anyhow!("report '{name}' cannot be read at {error}")
     };
-    let (format, reader) = match args.from {
-        Some(format) => (format, ReportReader::new(input, format).map_err(damaged)?),
-        None => ReportReader::detect(input).map_err(|error| {
-            anyhow::anyhow!(
-                "report '{name}' cannot be read at {error}; name its format with --from"
-            )
-        })?,
+    let (format, input): (ReportFormat, Box<dyn BufRead>) = match args.from {
+        Some(format) => (format, input),
+        None => {
+            let (format, whole) = detect_format(input).map_err(|error| {
+                anyhow::anyhow!(
+                    "report '{name}' cannot be read at {error}; name its format with --from"
+                )
+            })?;
+            (format, Box::new(whole))
+        }
     };
+    let reader = ReportReader::new(input, format).map_err(damaged)?;
     let selected = reader.filter(|outcome| outcome.as_ref().map_or(true, |r| args.selects(r)));
     let Some(to) = args.to else {
         let mut summary = Summary::default();
@@ -154,8 +160,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    match &args.output {
-        Some(path) => convert_into_file(selected, to, path, &args.report).map_err(|error| {
+    match args
+        .output
+        .as_deref()
+        .filter(|path| path.as_os_str() != "-")
+    {
+        Some(path) => convert_into_file(selected, to, path).map_err(|error| {
             error.context(format!("nothing was written to '{}'", path.display()))
         })?,
         None => {
@@ -190,7 +200,6 @@ fn convert_into_file(
     records: impl Iterator<Item = Result<EntryRecord, crate::report::ReportReadError>>,
     format: ReportFormat,
     path: &Path,
-    input: &Path,
 ) -> anyhow::Result<()> {
     if path.exists() {
         anyhow::bail!(
@@ -198,14 +207,14 @@ fn convert_into_file(
             path.display()
         );
     }
-    if path == input {
-        anyhow::bail!("--output must not be the report being read");
-    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
+    // Created like any new file (0666 less the umask), not owner-only like a temporary file.
+    let mut temp = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
     convert(records, format, BufWriter::new(temp.as_file_mut()))?;
     temp.as_file().sync_all()?;
     temp.persist_noclobber(path)?;
@@ -258,8 +267,8 @@ impl Summary {
         *self.sources.entry(name(&record.source)).or_default() += 1;
         *self.models.entry(name(&record.model)).or_default() += 1;
         if let (Some(input), Some(output)) = (record.input_tokens, record.output_tokens) {
-            self.input_tokens += input;
-            self.output_tokens += output;
+            self.input_tokens = self.input_tokens.saturating_add(input);
+            self.output_tokens = self.output_tokens.saturating_add(output);
             self.with_tokens += 1;
         }
         self.cached += u64::from(record.cached == Some(true));
@@ -269,6 +278,11 @@ impl Summary {
         if let Some(latency) = record.latency_ms {
             self.latencies_ms.saturating_record(latency);
         }
+    }
+
+    /// The longest recorded latency, in milliseconds.
+    fn latency_max(&self) -> Option<u64> {
+        (!self.latencies_ms.is_empty()).then(|| self.latencies_ms.max())
     }
 
     /// The `p`-th percentile of the recorded latencies, in milliseconds.
@@ -304,7 +318,7 @@ impl Summary {
         if let (Some(p50), Some(p95), Some(max)) = (
             self.latency_percentile(50.0),
             self.latency_percentile(95.0),
-            self.latency_percentile(100.0),
+            self.latency_max(),
         ) {
             text += &format!("  latency: p50 {p50} ms, p95 {p95} ms, max {max} ms\n");
         }
@@ -325,7 +339,7 @@ impl Summary {
             "latency_ms": {
                 "p50": self.latency_percentile(50.0),
                 "p95": self.latency_percentile(95.0),
-                "max": self.latency_percentile(100.0),
+                "max": self.latency_max(),
             },
         })
     }
@@ -361,7 +375,18 @@ mod tests {
             });
         }
         assert_eq!(summary.latency_percentile(50.0), Some(3));
-        assert_eq!(summary.latency_percentile(100.0), Some(5));
+        assert_eq!(summary.latency_max(), Some(5));
+        summary.add(&EntryRecord {
+            input_tokens: Some(u64::MAX),
+            output_tokens: Some(u64::MAX),
+            ..EntryRecord::default()
+        });
+        summary.add(&EntryRecord {
+            input_tokens: Some(u64::MAX),
+            output_tokens: Some(1),
+            ..EntryRecord::default()
+        });
+        assert_eq!(summary.input_tokens, u64::MAX, "totals saturate");
         assert_eq!(Summary::default().latency_percentile(50.0), None);
     }
 }

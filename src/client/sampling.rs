@@ -20,7 +20,7 @@ use super::connect::ProtocolChoice;
 use super::model_choice::ModelChoice;
 use super::policy::{CallInProgress, SamplingPolicy};
 use crate::llm::{ChatMessage, ChatRole, Completion, CompletionRequest, LlmBackend, StopReason};
-use crate::protocol::{ANSWER_META_KEY, AnswerNote, FailureDetail, meta_with};
+use crate::protocol::{ANSWER_META_KEY, AnswerNote, FailureDetail, failure_error_data, meta_with};
 use crate::redact::Redactor;
 
 /// The client's name in the MCP handshake.
@@ -103,7 +103,7 @@ impl SamplingHandler {
 
 /// The error a sampling request gets, with its classification for the server.
 fn sampling_error(kind: String, attempts: Option<u32>, message: String) -> ErrorData {
-    let data = serde_json::to_value(FailureDetail { kind, attempts }).expect("details serialize");
+    let data = failure_error_data(&FailureDetail { kind, attempts });
     ErrorData::internal_error(message, Some(data))
 }
 

@@ -6,7 +6,7 @@ use rmcp::service::ServiceError;
 use serde_json::json;
 
 use super::connect::ClientSession;
-use crate::protocol::FailureDetail;
+use crate::protocol::{FailureDetail, failure_in_error_data};
 use crate::server::TOOL_NAME;
 
 /// What the server said about one log line.
@@ -57,10 +57,7 @@ pub async fn process_log_entry(
 /// The classification this client's sampling handler attached to an error, when the error is
 /// its own failed answer to a sampling request (rather than the server refusing the call).
 pub fn local_sampling_failure(error: &ErrorData) -> Option<FailureDetail> {
-    error
-        .data
-        .as_ref()
-        .and_then(|data| serde_json::from_value(data.clone()).ok())
+    failure_in_error_data(error.data.as_ref())
 }
 
 /// Sends one log line with request `_meta` (such as its place in a job); returns the raw result.

@@ -9,7 +9,7 @@ mod writer;
 
 pub use format::{CSV_COLUMNS, EntryRecord, ReportFormat};
 pub use order::{JobMemory, OrderMemory, OrderPolicy, Resolution};
-pub use reader::ReportReader;
+pub use reader::{ReportReader, detect_format};
 pub use record::{
     RECORD_HEADER, RECORD_SEPARATOR, Record, ReportReadError, format_record, parse_report,
 };

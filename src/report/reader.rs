@@ -1,10 +1,13 @@
 //! Reads a report of any format back one record at a time, so a report of any size can be
 //! counted, filtered and converted in bounded memory. Every error names the line it shows on.
 
-use std::io::BufRead;
+use std::io::{BufRead, Chain, Cursor, Read};
 
 use super::format::{CSV_COLUMNS, EntryRecord, ReportFormat};
 use super::record::{ReportReadError, parse_record};
+
+/// How many first bytes are enough to tell a report's format.
+const DETECT_BYTES: usize = 256;
 
 /// The records of one report, in file order.
 pub struct ReportReader<R: BufRead> {
@@ -43,25 +46,6 @@ impl<R: BufRead> ReportReader<R> {
             source,
             failed: false,
         })
-    }
-
-    /// Reads `input` in the format its first bytes show; `None` when they show none (an
-    /// empty input reads as an empty text report).
-    pub fn detect(mut input: R) -> Result<(ReportFormat, Self), ReportReadError> {
-        let start = input
-            .fill_buf()
-            .map_err(|error| ReportReadError::new(1, error.to_string()))?;
-        let format = if start.is_empty() {
-            ReportFormat::Text
-        } else {
-            ReportFormat::detect(start).ok_or_else(|| {
-                ReportReadError::new(
-                    1,
-                    "not a log-archiver report in any format (text, jsonl, csv)",
-                )
-            })?
-        };
-        Ok((format, Self::new(input, format)?))
     }
 
     fn next_record(&mut self) -> Option<Result<EntryRecord, ReportReadError>> {
@@ -108,6 +92,37 @@ impl<R: BufRead> ReportReader<R> {
             }),
         }
     }
+}
+
+/// The format `input`'s first bytes show (an empty input is an empty text report), and the
+/// whole input again, those bytes included; an error when they show none.
+pub fn detect_format<R: BufRead>(
+    mut input: R,
+) -> Result<(ReportFormat, Chain<Cursor<Vec<u8>>, R>), ReportReadError> {
+    // A pipe may hand over fewer bytes at a time than the longest opening to recognise.
+    let mut start = Vec::with_capacity(DETECT_BYTES);
+    while start.len() < DETECT_BYTES {
+        let chunk = input
+            .fill_buf()
+            .map_err(|error| ReportReadError::new(1, error.to_string()))?;
+        if chunk.is_empty() {
+            break;
+        }
+        let taken = chunk.len().min(DETECT_BYTES - start.len());
+        start.extend_from_slice(&chunk[..taken]);
+        input.consume(taken);
+    }
+    let format = if start.is_empty() {
+        ReportFormat::Text
+    } else {
+        ReportFormat::detect(&start).ok_or_else(|| {
+            ReportReadError::new(
+                1,
+                "not a log-archiver report in any format (text, jsonl, csv)",
+            )
+        })?
+    };
+    Ok((format, Cursor::new(start).chain(input)))
 }
 
 /// The next line with its line feed, counting lines; `None` at the end.
@@ -177,7 +192,8 @@ mod tests {
     }
 
     fn read(report: &str) -> (ReportFormat, Vec<EntryRecord>) {
-        let (format, reader) = ReportReader::detect(report.as_bytes()).unwrap();
+        let (format, whole) = detect_format(report.as_bytes()).unwrap();
+        let reader = ReportReader::new(whole, format).unwrap();
         (format, reader.collect::<Result<_, _>>().unwrap())
     }
 
@@ -240,7 +256,14 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(error.line, 1);
-        assert!(ReportReader::detect("hello\n".as_bytes()).is_err());
+        assert!(detect_format("hello\n".as_bytes()).is_err());
+        // A pipe handing over a few bytes at a time is still recognised.
+        let csv = write(ReportFormat::Csv, &records());
+        let trickle = std::io::BufReader::with_capacity(3, csv.as_bytes());
+        let (format, whole) = detect_format(trickle).unwrap();
+        assert_eq!(format, ReportFormat::Csv);
+        let reader = ReportReader::new(whole, format).unwrap();
+        assert_eq!(reader.count(), records().len());
         assert_eq!(read("").1, vec![]);
     }
 }

@@ -31,10 +31,10 @@ pub enum ReportWriterError {
         wanted: ReportFormat,
     },
     #[error(
-        "report file '{path}' is not empty and is not a CSV report of log-archiver (its first \
-         line is not the expected header); choose another --report"
+        "report file '{path}' is not empty and is not a {wanted} report of log-archiver; choose \
+         another --report"
     )]
-    NotCsv { path: PathBuf },
+    NotAReport { path: PathBuf, wanted: ReportFormat },
     #[error("cannot write to report file '{path}': {reason}")]
     Write { path: PathBuf, reason: String },
     #[error("the report writer has stopped")]
@@ -220,7 +220,9 @@ fn remembered_order(report: &Path, policy: OrderPolicy, report_len: u64) -> Opti
 }
 
 /// Opens (creating if needed) a report for appending in `format`: an empty report gets the
-/// format's preamble; a report already written in another format is refused.
+/// format's preamble; a report already written in another format, and a structured report onto
+/// a file that is not one, are refused. Only regular files are looked into: a pipe or a device
+/// such as /dev/stdout is appended to as it is.
 fn open_report(path: &Path, format: ReportFormat) -> Result<File, ReportWriterError> {
     let open_failed = |error: std::io::Error| ReportWriterError::Open {
         path: path.to_path_buf(),
@@ -228,31 +230,40 @@ fn open_report(path: &Path, format: ReportFormat) -> Result<File, ReportWriterEr
     };
     let mut file = OpenOptions::new()
         .create(true)
-        .read(true)
         .append(true)
         .open(path)
         .map_err(open_failed)?;
-    let mut start = Vec::new();
-    (&mut file)
-        .take(4096)
-        .read_to_end(&mut start)
-        .map_err(open_failed)?;
-    if start.is_empty() {
+    let metadata = file.metadata().map_err(open_failed)?;
+    if !metadata.is_file() {
+        return Ok(file);
+    }
+    if metadata.len() == 0 {
         file.write_all(format.preamble().as_bytes())
             .map_err(open_failed)?;
         return Ok(file);
     }
-    match ReportFormat::detect(&start) {
+    let existing = report_start(path).and_then(|start| ReportFormat::detect(&start));
+    match existing {
         Some(existing) if existing != format => Err(ReportWriterError::FormatMismatch {
             path: path.to_path_buf(),
             existing,
             wanted: format,
         }),
-        None if format == ReportFormat::Csv => Err(ReportWriterError::NotCsv {
+        None if format != ReportFormat::Text => Err(ReportWriterError::NotAReport {
             path: path.to_path_buf(),
+            wanted: format,
         }),
         _ => Ok(file),
     }
+}
+
+/// The first bytes of a report, when it can be read (a write-only report cannot).
+fn report_start(path: &Path) -> Option<Vec<u8>> {
+    let mut start = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(4096).read_to_end(&mut start))
+        .ok()?;
+    Some(start)
 }
 
 /// A handle to a running report writer.
@@ -501,7 +512,7 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(error.to_string().contains("not a CSV report"), "{error}");
+        assert!(error.to_string().contains("not a csv report"), "{error}");
         assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "name,age\n");
     }
 }

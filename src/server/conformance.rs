@@ -15,7 +15,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 
-use super::sampling::{SamplingRound, answer_text, ask_client, input_required};
+use super::sampling::{Answer, answer, answer_text};
 use super::tool::LogArchiverServer;
 
 /// The arguments of `test_sampling`.
@@ -45,22 +45,22 @@ impl LogArchiverServer {
         let message =
             SamplingMessage::new(Role::User, SamplingMessageContentBlock::text(args.prompt));
         let params = CreateMessageRequestParams::new(vec![message], FIXTURE_MAX_TOKENS);
-        let answer = match SamplingRound::of(&context, request_state, responses) {
-            Ok(SamplingRound::Classic) => {
-                ask_client(&context.peer, params, self.settings().sampling_timeout).await
-            }
-            Ok(SamplingRound::Ask) => return Ok(input_required(params).into()),
-            Ok(SamplingRound::Answered(answer)) => Ok(*answer),
-            Err(failure) => Err(failure),
-        };
-        Ok(match answer {
-            Ok(answer) => CallToolResult::success(vec![ContentBlock::text(format!(
-                "LLM response: {}",
-                answer_text(answer.message)
-            ))]),
-            Err(failure) => CallToolResult::error(vec![ContentBlock::text(failure.message)]),
-        }
-        .into())
+        let timeout = self.settings().sampling_timeout;
+        Ok(
+            match answer(&context, request_state, responses, params, timeout).await {
+                Ok(Answer::Ready { result, .. }) => {
+                    CallToolResult::success(vec![ContentBlock::text(format!(
+                        "LLM response: {}",
+                        answer_text(result.message)
+                    ))])
+                    .into()
+                }
+                Ok(Answer::Needed(input_required)) => input_required.into(),
+                Err(failure) => {
+                    CallToolResult::error(vec![ContentBlock::text(failure.message)]).into()
+                }
+            },
+        )
     }
 }
 

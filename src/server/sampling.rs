@@ -8,7 +8,7 @@
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rmcp::model::{
     ClientResult, CreateMessageRequest, CreateMessageRequestParams, CreateMessageResult,
@@ -17,89 +17,110 @@ use rmcp::model::{
 };
 use rmcp::service::{PeerRequestOptions, RequestContext, ServiceError};
 use rmcp::{Peer, RoleServer};
+use sha2::{Digest, Sha256};
 
 use super::tool::ToolFailure;
-use crate::protocol::FailureDetail;
+use crate::protocol::failure_in_error_data;
 
 /// The key of the sampling request in an input-required result, and of its answer.
 const ANSWER_KEY: &str = "explanation";
-/// The request state of an input-required result, echoed by the client on the next round.
-const REQUEST_STATE: &str = "log-archiver/sampling/v1";
+/// What starts the request state of an input-required result; the rest binds it to the request.
+const REQUEST_STATE_PREFIX: &str = "log-archiver/sampling/v1:";
 
-/// Where this round of a tool call stands with its sampling request.
-pub(super) enum SamplingRound {
-    /// A classic client: ask it from inside the call.
-    Classic,
-    /// A 2026-07-28 client that has not answered yet: return an input-required result.
-    Ask,
-    /// A 2026-07-28 client's answer, attached to its new call.
-    Answered(Box<CreateMessageResult>),
+/// What asking the client's LLM gave in this round of a tool call.
+pub(super) enum Answer {
+    /// The answer, and how long the server waited for it (not at all when a 2026-07-28 client
+    /// brought it with its call).
+    Ready {
+        result: Box<CreateMessageResult>,
+        waited: Option<Duration>,
+    },
+    /// A 2026-07-28 client must answer this and call again.
+    Needed(InputRequiredResult),
 }
 
-impl SamplingRound {
-    /// Reads the round from the call's protocol revision, request state and input responses;
-    /// refuses a client that cannot sample, and an answer that is not a sampling result.
-    pub(super) fn of(
-        context: &RequestContext<RoleServer>,
-        request_state: Option<String>,
-        responses: Option<InputResponses>,
-    ) -> Result<Self, ToolFailure> {
-        let declares_sampling = context
-            .client_capabilities()
-            .is_some_and(|capabilities| capabilities.sampling.is_some());
-        if !declares_sampling {
-            return Err(ToolFailure::new(
-                "sampling_unsupported",
-                None,
-                "The client did not declare the MCP sampling capability, so the log line cannot \
-                 be explained: connect with a client that supports sampling.",
-            ));
-        }
-        let modern = context
-            .protocol_version()
-            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
-        if !modern {
-            return Ok(Self::Classic);
-        }
-        let answer = responses.and_then(|mut responses| responses.remove(ANSWER_KEY));
-        let Some(answer) = answer else {
-            return Ok(Self::Ask);
-        };
-        if request_state.as_deref() != Some(REQUEST_STATE) {
-            return Err(ToolFailure::new(
-                "sampling_failed",
-                None,
-                "The call carries an answer but not the request state this server gave; nothing \
-                 was archived.",
-            ));
-        }
-        serde_json::from_value(answer)
-            .map(|answer| Self::Answered(Box::new(answer)))
-            .map_err(|error| {
-            ToolFailure::new(
-                "sampling_failed",
-                None,
-                format!(
-                    "The client's answer is not a sampling result ({error}); nothing was archived."
-                ),
-            )
-        })
+/// Gets the client's answer to `params` as the call's protocol revision allows: a classic
+/// client is asked from inside the call (waiting at most `timeout`); a 2026-07-28 client is
+/// sent an input-required result, and its next call carries the answer, whose request state
+/// must match this very request. A client that cannot sample is refused.
+pub(super) async fn answer(
+    context: &RequestContext<RoleServer>,
+    request_state: Option<String>,
+    responses: Option<InputResponses>,
+    params: CreateMessageRequestParams,
+    timeout: Duration,
+) -> Result<Answer, ToolFailure> {
+    let declares_sampling = context
+        .client_capabilities()
+        .is_some_and(|capabilities| capabilities.sampling.is_some());
+    if !declares_sampling {
+        return Err(ToolFailure::new(
+            "sampling_unsupported",
+            None,
+            "The client did not declare the MCP sampling capability, so the log line cannot \
+             be explained: connect with a client that supports sampling.",
+        ));
     }
+    let modern = context
+        .protocol_version()
+        .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+    if !modern {
+        let started = Instant::now();
+        let result = ask_client(&context.peer, params, timeout).await?;
+        return Ok(Answer::Ready {
+            result: Box::new(result),
+            waited: Some(started.elapsed()),
+        });
+    }
+    let state = request_state_of(&params);
+    let Some(answer) = responses.and_then(|mut responses| responses.remove(ANSWER_KEY)) else {
+        let mut requests = InputRequests::new();
+        requests.insert(
+            ANSWER_KEY.to_string(),
+            InputRequest::CreateMessage(CreateMessageRequest::new(params)),
+        );
+        return Ok(Answer::Needed(InputRequiredResult::new(
+            Some(requests),
+            Some(state),
+        )));
+    };
+    if request_state.as_deref() != Some(state.as_str()) {
+        return Err(ToolFailure::new(
+            "sampling_failed",
+            None,
+            "The call carries an answer, but not to the request this server made for this log \
+             line (its request state differs); nothing was archived.",
+        ));
+    }
+    let result = serde_json::from_value(answer).map_err(|error| {
+        ToolFailure::new(
+            "sampling_failed",
+            None,
+            format!(
+                "The client's answer is not a sampling result ({error}); nothing was archived."
+            ),
+        )
+    })?;
+    Ok(Answer::Ready {
+        result: Box::new(result),
+        waited: None,
+    })
 }
 
-/// The input-required result that asks a 2026-07-28 client for one sampling.
-pub(super) fn input_required(params: CreateMessageRequestParams) -> InputRequiredResult {
-    let mut requests = InputRequests::new();
-    requests.insert(
-        ANSWER_KEY.to_string(),
-        InputRequest::CreateMessage(CreateMessageRequest::new(params)),
-    );
-    InputRequiredResult::new(Some(requests), Some(REQUEST_STATE.to_string()))
+/// The request state that binds an answer to the request it answers: a digest of the request.
+fn request_state_of(params: &CreateMessageRequestParams) -> String {
+    let request = serde_json::to_vec(params).expect("sampling requests serialize");
+    let digest = Sha256::digest(&request);
+    let hex: String = digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{REQUEST_STATE_PREFIX}{hex}")
 }
 
 /// Sends one sampling request to the calling client and waits at most `timeout` for its answer
 /// (the classic revisions).
-pub(super) async fn ask_client(
+async fn ask_client(
     peer: &Peer<RoleServer>,
     params: CreateMessageRequestParams,
     timeout: Duration,
@@ -148,10 +169,7 @@ fn sampling_failure(error: &ServiceError, timeout: Duration) -> ToolFailure {
             ),
         ),
         ServiceError::McpError(data) => {
-            let detail = data
-                .data
-                .as_ref()
-                .and_then(|data| serde_json::from_value::<FailureDetail>(data.clone()).ok());
+            let detail = failure_in_error_data(data.data.as_ref());
             let message = format!(
                 "The client's sampling request failed: {}; nothing was archived.",
                 data.message

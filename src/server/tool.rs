@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState, ToolRouter};
 use rmcp::handler::server::wrapper::Parameters;
@@ -18,10 +18,10 @@ use rmcp::model::{
     ServerCapabilities, ServerInfo,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
 use super::prompt::{PromptTemplate, SYSTEM_PROMPT};
-use super::sampling::{SamplingRound, answer_text, ask_client, input_required};
+use super::sampling::{Answer, answer, answer_text};
 use crate::protocol::{
     ANSWER_META_KEY, AnswerNote, ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY,
     FailureDetail, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with, read_meta,
@@ -138,20 +138,19 @@ impl LogArchiverServer {
         let call = Call {
             order: read_meta(&context.meta, ORDER_META_KEY),
             source: read_meta(&context.meta, ENTRY_META_KEY),
-            round: SamplingRound::of(&context, request_state, responses),
+            request_state,
+            responses,
         };
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        Ok(
-            match self.process(&context.peer, call, &args.log_line).await {
-                Ok(Step::Archived) => CallToolResult::success(vec![ContentBlock::text(
-                    self.success_message.to_string(),
-                )])
-                .into(),
-                Ok(Step::NeedsAnswer(input_required)) => input_required.into(),
-                Err(failure) => failure.into_result().into(),
-            },
-        )
+        Ok(match self.process(&context, call, &args.log_line).await {
+            Ok(Step::Archived) => {
+                CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
+                    .into()
+            }
+            Ok(Step::NeedsAnswer(input_required)) => input_required.into(),
+            Err(failure) => failure.into_result().into(),
+        })
     }
 }
 
@@ -159,7 +158,9 @@ impl LogArchiverServer {
 struct Call {
     order: Option<EntryOrder>,
     source: Option<EntrySource>,
-    round: Result<SamplingRound, ToolFailure>,
+    /// What a 2026-07-28 client brings back from the previous round.
+    request_state: Option<String>,
+    responses: Option<rmcp::model::InputResponses>,
 }
 
 /// How far one call got.
@@ -174,25 +175,19 @@ impl LogArchiverServer {
     /// Checks the line's size, masks its secrets, has it explained and archives the record.
     async fn process(
         &self,
-        peer: &Peer<RoleServer>,
+        context: &RequestContext<RoleServer>,
         call: Call,
         log_line: &str,
     ) -> Result<Step, ToolFailure> {
         self.check_size(log_line)?;
         let redacted = self.settings.redactor.redact(log_line);
-        let explanation = match call.round? {
-            SamplingRound::Classic => {
-                let started = Instant::now();
-                let params = self.sampling_params(&redacted);
-                let answer = ask_client(peer, params, self.settings.sampling_timeout).await?;
-                Explanation::from_answer(answer, Some(started.elapsed()))?
-            }
-            SamplingRound::Ask => {
-                let params = self.sampling_params(&redacted);
-                return Ok(Step::NeedsAnswer(input_required(params)));
-            }
-            SamplingRound::Answered(answer) => Explanation::from_answer(*answer, None)?,
-        };
+        let params = self.sampling_params(&redacted);
+        let timeout = self.settings.sampling_timeout;
+        let explanation =
+            match answer(context, call.request_state, call.responses, params, timeout).await? {
+                Answer::Ready { result, waited } => Explanation::from_answer(*result, waited)?,
+                Answer::Needed(input_required) => return Ok(Step::NeedsAnswer(input_required)),
+            };
         let kept_line = match self.settings.report_line {
             ReportLine::Redacted => redacted.into_owned(),
             ReportLine::Raw => log_line.to_string(),
