@@ -94,11 +94,14 @@ impl<R: BufRead> ReportReader<R> {
     }
 }
 
+/// An input whose first bytes were read, put back in front of the rest.
+pub type Rejoined<R> = Chain<Cursor<Vec<u8>>, R>;
+
 /// The format `input`'s first bytes show (an empty input is an empty text report), and the
 /// whole input again, those bytes included; an error when they show none.
 pub fn detect_format<R: BufRead>(
     mut input: R,
-) -> Result<(ReportFormat, Chain<Cursor<Vec<u8>>, R>), ReportReadError> {
+) -> Result<(ReportFormat, Rejoined<R>), ReportReadError> {
     // A pipe may hand over fewer bytes at a time than the longest opening to recognise.
     let mut start = Vec::with_capacity(DETECT_BYTES);
     while start.len() < DETECT_BYTES {
