@@ -249,3 +249,32 @@ async fn an_answer_is_archived_only_with_the_request_state_of_its_own_line() {
     session.cancel().await.unwrap();
     server.child.kill().await.expect("serve stops");
 }
+
+#[tokio::test]
+async fn a_slow_answer_is_a_sampling_timeout_on_both_revisions() {
+    let mock = start_mock(MockSettings {
+        latency: std::time::Duration::from_secs(5),
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    write_log(&log, 3);
+    for protocol in ["2026-07-28", "2025-11-25"] {
+        let report = dir.path().join(format!("{protocol}.txt"));
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args([
+            "--protocol",
+            protocol,
+            "--sampling-timeout",
+            "1",
+            "--dedup",
+            "off",
+        ]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
+        let failures = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
+        assert_eq!(failures, ["sampling_timeout"; 3], "{protocol}");
+    }
+    mock.stop().await;
+}

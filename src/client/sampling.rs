@@ -44,6 +44,8 @@ pub struct SamplingHandler {
     audit: Option<Arc<AuditLog>>,
     redactor: Redactor,
     protocol: ProtocolChoice,
+    /// The longest this client works on one answer, when bounded.
+    answer_timeout: Option<Duration>,
 }
 
 impl SamplingHandler {
@@ -61,7 +63,15 @@ impl SamplingHandler {
             audit: None,
             redactor: Redactor::default(),
             protocol: ProtocolChoice::default(),
+            answer_timeout: None,
         }
+    }
+
+    /// Gives up on an answer after `timeout` with a classified `sampling_timeout`, as a server
+    /// waiting for it would.
+    pub fn with_answer_timeout(mut self, timeout: Duration) -> Self {
+        self.answer_timeout = Some(timeout);
+        self
     }
 
     /// Offers these protocol revisions when connecting.
@@ -134,7 +144,14 @@ impl ClientHandler for SamplingHandler {
             self.redactor.redact_in_place(system);
         }
         let sent = self.audit.as_ref().map(|_| request.clone());
-        // A server that gave up (timeout, cancellation) frees the sampler and the rate budget.
+        // A server that gave up (timeout, cancellation) frees the sampler and the rate budget;
+        // so does this client's own deadline (on 2026-07-28 no server waits for the answer).
+        let deadline = async {
+            match self.answer_timeout {
+                Some(timeout) => tokio::time::sleep(timeout).await,
+                None => std::future::pending().await,
+            }
+        };
         let outcome = tokio::select! {
             outcome = self.backend.complete(request) => outcome,
             () = context.ct.cancelled() => {
@@ -142,6 +159,13 @@ impl ClientHandler for SamplingHandler {
                 let outcome = AuditOutcome::Failed { kind: "cancelled", message };
                 self.audit(requested, sent.as_ref(), outcome, started);
                 return Err(ErrorData::internal_error(message, None));
+            }
+            () = deadline => {
+                let timeout = self.answer_timeout.unwrap_or_default();
+                let message = format!("the LLM gave no answer within {} s", timeout.as_secs_f64());
+                let outcome = AuditOutcome::Failed { kind: "sampling_timeout", message: &message };
+                self.audit(requested, sent.as_ref(), outcome, started);
+                return Err(sampling_error("sampling_timeout".into(), None, message));
             }
         };
         match outcome {

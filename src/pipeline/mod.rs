@@ -188,7 +188,8 @@ pub async fn run_job(
     );
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
         .with_rules(settings.llm.sampling.clone())
-        .with_protocol(settings.protocol);
+        .with_protocol(settings.protocol)
+        .with_answer_timeout(settings.tool.sampling_timeout);
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),
