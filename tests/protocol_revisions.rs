@@ -278,3 +278,59 @@ async fn a_slow_answer_is_a_sampling_timeout_on_both_revisions() {
     }
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn the_skip_request_answers_whether_a_record_got_there_first_on_both_revisions() {
+    use log_archiver::client::{
+        ProtocolChoice, SamplingHandler, ServerTarget, connect, process_log_entry_with_meta,
+    };
+    use log_archiver::llm::OfflineBackend;
+    use log_archiver::protocol::{EntryOrder, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with};
+    use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject, ServerResult};
+    use std::sync::Arc;
+
+    let (_dir, report) = scratch_report();
+    let mut server = ServeProcess::start(&report, &[]).await;
+    let target = ServerTarget::Http {
+        url: server.url.clone(),
+        auth_token: None,
+    };
+    for protocol in [ProtocolChoice::V2026_07_28, ProtocolChoice::V2025_11_25] {
+        let job = format!("{protocol:?}");
+        let handler = SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(protocol);
+        let session = connect(&target, handler).await.unwrap();
+        let order = |seq| EntryOrder {
+            job: job.clone(),
+            seq,
+        };
+        let skip = |seq| {
+            let params = serde_json::to_value(order(seq)).unwrap();
+            ClientRequest::CustomRequest(CustomRequest::new(SKIP_REQUEST, Some(params)))
+        };
+        let meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order(0)));
+        let archived = process_log_entry_with_meta(&session, &format!("ERROR {job} 0"), meta)
+            .await
+            .unwrap();
+        assert_eq!(archived.is_error, Some(false), "{protocol:?}");
+        for (seq, expected) in [(0, true), (1, false)] {
+            let ServerResult::CustomResult(reply) = session.send_request(skip(seq)).await.unwrap()
+            else {
+                panic!("{protocol:?}: the skip gets a custom result");
+            };
+            let reply: SkipReply = reply.result_as().unwrap();
+            assert_eq!(reply.already_written, expected, "{protocol:?} seq {seq}");
+        }
+        // The skipped entry takes no record later.
+        let meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order(1)));
+        let late = process_log_entry_with_meta(&session, &format!("ERROR {job} 1"), meta)
+            .await
+            .unwrap();
+        assert_eq!(late.is_error, Some(true), "{protocol:?}");
+        session.cancel().await.unwrap();
+    }
+    server.child.kill().await.expect("serve stops");
+    assert_eq!(
+        report_raw_lines(&read_report(&report)),
+        ["ERROR V2026_07_28 0", "ERROR V2025_11_25 0"]
+    );
+}

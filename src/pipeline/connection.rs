@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef};
-use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject};
+use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject, ServerResult};
 use rmcp::service::ServiceError;
 
 use super::supervisor::{CallResult, ConnectionTag, SupervisorMessage};
@@ -16,7 +16,7 @@ use crate::client::{
 };
 use crate::protocol::{
     ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY,
-    SKIP_REQUEST, meta_with, read_meta,
+    SKIP_REQUEST, SkipReply, meta_with, read_meta,
 };
 
 /// How long opening a session (connection and MCP handshake) may take.
@@ -142,14 +142,28 @@ impl Actor for ConnectionActor {
                 let request =
                     ClientRequest::CustomRequest(CustomRequest::new(SKIP_REQUEST, Some(params)));
                 let session = state.session.clone();
-                // Other servers do not know the request; the job goes on either way.
+                let supervisor = state.supervisor.clone();
+                // Other servers do not know the request: then no record got there first.
                 tokio::spawn(async move {
                     let sent = session.send_request(request);
-                    match tokio::time::timeout(SKIP_TIMEOUT, sent).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(error)) => tracing::debug!(%error, "the server refused a skip"),
-                        Err(_) => tracing::debug!("no answer to a skip"),
-                    }
+                    let already_written = match tokio::time::timeout(SKIP_TIMEOUT, sent).await {
+                        Ok(Ok(ServerResult::CustomResult(result))) => result
+                            .result_as::<SkipReply>()
+                            .is_ok_and(|reply| reply.already_written),
+                        Ok(Ok(_)) => false,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "the server refused a skip");
+                            false
+                        }
+                        Err(_) => {
+                            tracing::debug!("no answer to a skip");
+                            false
+                        }
+                    };
+                    let _ = supervisor.send_message(SupervisorMessage::SkipAnswered {
+                        seq,
+                        already_written,
+                    });
                 });
             }
             ConnectionMessage::Broken(reason) => {

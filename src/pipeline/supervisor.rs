@@ -110,6 +110,12 @@ pub enum SupervisorMessage {
         result: CallResult,
     },
     Reconnect(usize),
+    /// The external server's answer to the skip of entry `seq`: whether a record for it got
+    /// there first (false when the server did not say).
+    SkipAnswered {
+        seq: u64,
+        already_written: bool,
+    },
     /// A connection attempt finished.
     Connected {
         index: usize,
@@ -153,6 +159,9 @@ struct EntrySlot {
     first_sent: Option<Instant>,
     connection: Option<ConnectionTag>,
     settled: Option<Settled>,
+    /// Given up on, waiting for the external server to answer the skip: the failure to list
+    /// unless a record got there first, and when the entry was first sent.
+    awaiting_skip: Option<(FailureRow, Option<Instant>)>,
 }
 
 enum Slot {
@@ -194,6 +203,8 @@ pub struct SupervisorState {
     next_seq: u64,
     waiting: VecDeque<u64>,
     in_flight: usize,
+    /// Entries given up on whose skip the external server has not answered yet.
+    awaiting_skips: usize,
     connections: Vec<ConnectionSlot>,
     settled: JobCounters,
     latency: LatencyRecorder,
@@ -282,6 +293,7 @@ impl Actor for Supervisor {
             next_seq: 0,
             waiting: VecDeque::new(),
             in_flight: 0,
+            awaiting_skips: 0,
             connections: (0..plan.connections.max(1))
                 .map(|_| ConnectionSlot::default())
                 .collect(),
@@ -332,6 +344,10 @@ impl Actor for Supervisor {
                 connection,
                 result,
             } => state.record_outcome(seq, connection, result).await,
+            SupervisorMessage::SkipAnswered {
+                seq,
+                already_written,
+            } => state.skip_answered(seq, already_written),
             SupervisorMessage::Reconnect(index) => state.connect(index),
             SupervisorMessage::Connected {
                 index,
@@ -458,6 +474,7 @@ impl SupervisorState {
                     first_sent: None,
                     connection: None,
                     settled: None,
+                    awaiting_skip: None,
                 }))
             }
         };
@@ -554,11 +571,14 @@ impl SupervisorState {
                 continue;
             };
             let (line, raw) = (slot.entry.line_number, slot.entry.text.clone());
-            let message = format!("not sent: {limit}");
-            let settled = self
-                .give_up(seq, line, raw, "budget_exhausted".into(), message, 0)
-                .await;
-            self.settle_entry(seq, settled, None);
+            let failure = FailureRow {
+                line,
+                raw,
+                error_kind: "budget_exhausted".into(),
+                error_message: format!("not sent: {limit}"),
+                attempts: 0,
+            };
+            self.give_up(seq, failure, None).await;
         }
     }
 
@@ -594,8 +614,8 @@ impl SupervisorState {
         if let Some(tag) = current {
             self.release_call(tag);
         }
-        let settled = match result {
-            CallResult::Archived => Settled::Archived,
+        match result {
+            CallResult::Archived => self.settle_entry(seq, Settled::Archived, first_sent),
             CallResult::Failed {
                 kind,
                 message,
@@ -607,19 +627,17 @@ impl SupervisorState {
                          that does not work"
                     )));
                 }
-                self.give_up(
-                    seq,
+                let failure = FailureRow {
                     line,
                     raw,
-                    kind,
-                    message,
-                    llm_attempts.unwrap_or(1).max(sends),
-                )
-                .await
+                    error_kind: kind,
+                    error_message: message,
+                    attempts: llm_attempts.unwrap_or(1).max(sends),
+                };
+                self.give_up(seq, failure, first_sent).await;
             }
             CallResult::Lost(_) => unreachable!("handled above"),
-        };
-        self.settle_entry(seq, settled, first_sent);
+        }
     }
 
     fn settle_entry(&mut self, seq: u64, settled: Settled, first_sent: Option<Instant>) {
@@ -641,34 +659,50 @@ impl SupervisorState {
         }
     }
 
-    /// Gives up on entry `seq` and releases its number on the server. With the server in this
-    /// process the writer says whether a record got there first (an earlier send that was
-    /// thought lost); then the entry is archived after all.
-    async fn give_up(
-        &mut self,
-        seq: u64,
-        line: u64,
-        raw: String,
-        error_kind: String,
-        error_message: String,
-        attempts: u32,
-    ) -> Settled {
+    /// Gives up on entry `seq` and releases its number on the server, which says whether a
+    /// record got there first (an earlier send that was thought lost); then the entry is
+    /// archived after all. The server in this process answers at once; an external one answers
+    /// the skip request later (`skip_answered`), and the entry waits for it.
+    async fn give_up(&mut self, seq: u64, failure: FailureRow, first_sent: Option<Instant>) {
         if let Some(writer) = &self.plan.embedded_writer {
-            match writer.resolve(&self.plan.job, seq, None).await {
-                Ok(Resolution::AlreadyWritten) => return Settled::Archived,
-                Ok(_) => {}
-                Err(error) => self.stop(JobStatus::Aborted(format!("{error}"))),
-            }
-        } else if let Some(actor) = self.connections.iter().find_map(|slot| slot.actor.as_ref()) {
+            let settled = match writer.resolve(&self.plan.job, seq, None).await {
+                Ok(Resolution::AlreadyWritten) => Settled::Archived,
+                Ok(_) => Settled::Failed(failure),
+                Err(error) => {
+                    self.stop(JobStatus::Aborted(format!("{error}")));
+                    Settled::Failed(failure)
+                }
+            };
+            self.settle_entry(seq, settled, first_sent);
+            return;
+        }
+        let live = self.connections.iter().find_map(|slot| slot.actor.clone());
+        let Some(actor) = live else {
+            self.settle_entry(seq, Settled::Failed(failure), first_sent);
+            return;
+        };
+        if let Some(slot) = self.entry_mut(seq) {
+            slot.awaiting_skip = Some((failure, first_sent));
+            self.awaiting_skips += 1;
             let _ = actor.send_message(ConnectionMessage::Skip { seq });
         }
-        Settled::Failed(FailureRow {
-            line,
-            raw,
-            error_kind,
-            error_message,
-            attempts,
-        })
+    }
+
+    /// Settles an entry given up on once the external server answered its skip.
+    fn skip_answered(&mut self, seq: u64, already_written: bool) {
+        let Some((failure, first_sent)) = self
+            .entry_mut(seq)
+            .and_then(|slot| slot.awaiting_skip.take())
+        else {
+            return;
+        };
+        self.awaiting_skips -= 1;
+        let settled = if already_written {
+            Settled::Archived
+        } else {
+            Settled::Failed(failure)
+        };
+        self.settle_entry(seq, settled, first_sent);
     }
 
     /// Settles the held lines at the front of the window, in input order.
@@ -775,7 +809,8 @@ impl SupervisorState {
 
     fn is_finished(&self) -> bool {
         let nothing_left = self.held.is_empty() && self.input_ended;
-        let stopped_and_idle = self.stopping.is_some() && self.in_flight == 0;
+        let stopped_and_idle =
+            self.stopping.is_some() && self.in_flight == 0 && self.awaiting_skips == 0;
         nothing_left || stopped_and_idle
     }
 
@@ -901,11 +936,16 @@ impl SupervisorState {
             self.waiting.push_front(seq);
         }
         for (seq, line, raw, sends, first_sent) in exhausted {
-            let message = format!("the call to the MCP server was lost {sends} times: {reason}");
-            let settled = self
-                .give_up(seq, line, raw, "transport".into(), message, sends)
-                .await;
-            self.settle_entry(seq, settled, first_sent);
+            let failure = FailureRow {
+                line,
+                raw,
+                error_kind: "transport".into(),
+                error_message: format!(
+                    "the call to the MCP server was lost {sends} times: {reason}"
+                ),
+                attempts: sends,
+            };
+            self.give_up(seq, failure, first_sent).await;
         }
     }
 
