@@ -1,6 +1,6 @@
 //! What travels between our client and our server beyond the original tool call: the ordering
 //! information of bulk jobs, where an entry came from, what an answer cost, the classified
-//! reason a call failed, the notification that releases an entry the client gave up on (other
+//! reason a call failed, the request that releases an entry the client gave up on (other
 //! clients and servers ignore all of it), and where the log line sits in a sampling prompt.
 
 use rmcp::model::{JsonObject, MetaObject};
