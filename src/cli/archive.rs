@@ -49,7 +49,7 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let failures = args
         .failures
         .clone()
-        .unwrap_or_else(|| default_failures_path(&args.job.report));
+        .unwrap_or_else(|| default_failures_path(&args.job.report.report));
     let input = JobInput::Log(InputSource::parse(&args.input));
     let (settings, _backend) = args
         .job
@@ -69,7 +69,7 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         if !outcome.failures_written {
             remove_if_present(&failures)?;
         }
-        remove_if_present(&Checkpoint::path_for(&args.job.report))?;
+        remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";
     Ok(conclude(&outcome, &args.job, Some(&failures), resumable))

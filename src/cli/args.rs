@@ -1,5 +1,5 @@
-//! Argument pieces shared by several commands: durations, the tool's prompt settings, the LLM
-//! backend and its limits.
+//! Argument pieces shared by several commands: durations, the report file and its format, the
+//! tool's prompt settings, the LLM backend and its limits.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -18,6 +18,7 @@ use crate::llm::{
 };
 use crate::mock::{MockLlm, MockSettings};
 use crate::redact::{RedactionSet, Redactor, parse_redaction_set};
+use crate::report::ReportFormat;
 use crate::server::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, ReportLine, ToolSettings};
 
 /// The longest duration any option takes.
@@ -259,6 +260,28 @@ pub fn parse_request_rate(text: &str) -> Result<RequestRate, String> {
             .parse::<NonZeroU32>()
             .map(RequestRate::Fixed)
             .map_err(|_| format!("'{text}' is not a positive number, auto or unlimited")),
+    }
+}
+
+/// The report a server appends to, and its format.
+#[derive(Debug, Args)]
+pub struct ReportFileArgs {
+    /// The incident report to append to.
+    #[arg(long, default_value = "incident_report.txt")]
+    pub report: PathBuf,
+
+    /// The report's format: text (the incident-report records), jsonl or csv (every field:
+    /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
+    /// report's extension (.jsonl, .ndjson, .csv), else text.
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+}
+
+impl ReportFileArgs {
+    /// The format asked for, else the one the report's extension implies.
+    pub fn format(&self) -> ReportFormat {
+        self.format
+            .unwrap_or_else(|| ReportFormat::for_path(&self.report))
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use super::args::{JobLlmArgs, StartedLlm, ToolArgs};
+use super::args::{JobLlmArgs, ReportFileArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
 use regex::Regex;
 
@@ -20,24 +20,17 @@ use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::resources::ResourceUsage;
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
-use crate::report::ReportFormat;
 use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
 
 /// Options of a bulk job.
 #[derive(Debug, Args)]
 pub struct JobArgs {
-    /// The incident report to append to.
-    #[arg(long, default_value = "incident_report.txt")]
-    pub report: PathBuf,
+    #[command(flatten)]
+    pub report: ReportFileArgs,
 
-    /// The report's format: text (the incident-report records), jsonl or csv (every field:
-    /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
-    /// report's extension (.jsonl, .ndjson, .csv), else text.
-    #[arg(long, value_enum, conflicts_with = "server")]
-    pub format: Option<ReportFormat>,
-
-    /// An external MCP server to send entries through, instead of the built-in one.
-    #[arg(long, value_name = "URL")]
+    /// An external MCP server to send entries through, instead of the built-in one (which then
+    /// chooses the report's format).
+    #[arg(long, value_name = "URL", conflicts_with = "format")]
     pub server: Option<String>,
 
     /// The bearer token the --server asks for (see `serve --auth-token`).
@@ -111,7 +104,7 @@ impl JobArgs {
     fn report_name(&self) -> String {
         match &self.server {
             Some(url) => format!("the report of the server at {url}"),
-            None => self.report.display().to_string(),
+            None => self.report.report.display().to_string(),
         }
     }
 
@@ -132,10 +125,8 @@ impl JobArgs {
         }
         let settings = JobSettings {
             input,
-            report: self.report.clone(),
-            report_format: self
-                .format
-                .unwrap_or_else(|| ReportFormat::for_path(&self.report)),
+            report: self.report.report.clone(),
+            report_format: self.report.format(),
             failures,
             server: self.server.clone().map(|url| ServerTarget::Http {
                 url,

@@ -58,7 +58,7 @@ pub async fn run(args: RetryArgs) -> anyhow::Result<ExitCode> {
             remove_if_present(&args.failures)?;
         }
         // Only now that the failures file tells the truth may the checkpoint go.
-        remove_if_present(&Checkpoint::path_for(&args.job.report))?;
+        remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
     }
     let resumable = args.job.server.is_none();
     Ok(conclude(

@@ -1,6 +1,5 @@
 //! `log-archiver serve`: run the MCP server over Streamable HTTP or stdio.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -8,9 +7,9 @@ use clap::Args;
 use rmcp::model::ProtocolVersion;
 use tokio::net::TcpListener;
 
-use super::args::ToolArgs;
+use super::args::{ReportFileArgs, ToolArgs};
 use super::signal::shutdown_requested;
-use crate::report::{OrderPolicy, ReportFormat, ReportWriter};
+use crate::report::{OrderPolicy, ReportWriter};
 use crate::server::{
     AUTH_TOKEN_ENV, AuthToken, DEFAULT_MAX_LOG_LINE_BYTES, HttpServer, HttpServerSettings,
     LogArchiverServer, serve_stdio,
@@ -30,15 +29,8 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["host", "port"])]
     pub stdio: bool,
 
-    /// The incident report to append to.
-    #[arg(long, default_value = "incident_report.txt")]
-    pub report: PathBuf,
-
-    /// The report's format: text (the incident-report records), jsonl or csv (every field:
-    /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
-    /// report's extension (.jsonl, .ndjson, .csv), else text.
-    #[arg(long, value_enum)]
-    pub format: Option<ReportFormat>,
+    #[command(flatten)]
+    pub report: ReportFileArgs,
 
     /// A secret every HTTP request must carry as `Authorization: Bearer <token>` (at least 16
     /// characters); required when listening on a non-loopback address. Prefer the environment
@@ -104,10 +96,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_request_bytes: tool.max_request_bytes(),
     };
     let policy = OrderPolicy::shared_server(tool.sampling_timeout);
-    let format = args
-        .format
-        .unwrap_or_else(|| ReportFormat::for_path(&args.report));
-    let (writer, writer_done) = ReportWriter::start(&args.report, policy, format).await?;
+    let (writer, writer_done) =
+        ReportWriter::start(&args.report.report, policy, args.report.format()).await?;
     let sampling_timeout = tool.sampling_timeout;
     let mut server = LogArchiverServer::new(tool, writer.clone());
     if args.conformance_fixtures {
