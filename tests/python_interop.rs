@@ -1,6 +1,7 @@
 //! Interoperability with the official Python MCP SDK (classic 1.x API): its client against our
-//! server over HTTP and stdio, and our client against its FastMCP server, with the sampling
-//! request on the tool call's stream and on the standalone GET stream. The peers live in
+//! server over HTTP and stdio, and our client (`explain`, and `archive --server` over a whole
+//! log) against its FastMCP server, with the sampling request on the tool call's stream and on
+//! the standalone GET stream. The peers live in
 //! tests/interop/ and are installed, pinned, into a virtualenv on first use.
 
 mod common;
@@ -156,4 +157,46 @@ async fn our_client_answers_fastmcp_sampling_tied_to_the_tool_call() {
 #[tokio::test]
 async fn our_client_answers_fastmcp_sampling_on_the_standalone_stream() {
     explain_against_fastmcp(true).await;
+}
+
+/// `archive --server` sends a whole log through the FastMCP peer: every line lands once (in
+/// completion order, since that server ignores the ordering information).
+async fn archive_through_fastmcp(standalone_stream: bool) {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("incident_report.txt");
+    let (_server, url) = start_fastmcp(&report, standalone_stream).await;
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 40);
+    let mut archive = job_command(&mock, "archive");
+    archive
+        .arg(&log)
+        .args(["--server", &url, "--concurrency", "8", "--connections", "2"])
+        .args(["--rpm", "unlimited", "--dedup", "off", "--json", "--report"])
+        .arg(dir.path().join("client-side.txt"));
+    let finished = finish(archive).await;
+    assert_eq!(
+        finished.code,
+        Some(0),
+        "archive failed: {}",
+        finished.stderr
+    );
+    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    assert_eq!(summary["counters"]["archived"], 40);
+    let mut written = report_raw_lines(&read_report(&report));
+    written.sort();
+    let mut expected = lines.clone();
+    expected.sort();
+    assert_eq!(written, expected, "every line once");
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn archive_through_fastmcp_with_sampling_tied_to_the_tool_call() {
+    archive_through_fastmcp(false).await;
+}
+
+#[tokio::test]
+async fn archive_through_fastmcp_with_sampling_on_the_standalone_stream() {
+    archive_through_fastmcp(true).await;
 }
