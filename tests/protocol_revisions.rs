@@ -146,30 +146,41 @@ async fn failed_sampling_is_classified_on_both_revisions() {
         ..MockSettings::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("app.log");
-    write_log(&log, 5);
-    for protocol in ["2026-07-28", "2025-11-25"] {
-        let report = dir.path().join(format!("{protocol}.txt"));
-        let mut archive = archive_command(&mock, &log, &report);
-        archive.args([
-            "--protocol",
-            protocol,
-            "--max-retries",
-            "0",
-            "--dedup",
-            "off",
-        ]);
-        let finished = finish(archive).await;
-        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
-        let failures = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
-        assert_eq!(failures.len(), 5, "{protocol}");
-        for kind in failures {
+    for (protocol, kinds, report) in
+        archive_failing_on_each_revision(&mock, 5, &["--max-retries", "0"]).await
+    {
+        assert_eq!(kinds.len(), 5, "{protocol}");
+        for kind in kinds {
             assert!(kind.starts_with("llm_"), "{protocol}: {kind}");
         }
-        assert_eq!(read_report(&report), "");
+        assert_eq!(report, "");
     }
     mock.stop().await;
+}
+
+/// Archives `lines` generated lines with `extra` options on each revision, where every entry
+/// is expected to fail (exit code 2); returns each revision's failure kinds and report.
+async fn archive_failing_on_each_revision(
+    mock: &log_archiver::mock::MockLlm,
+    lines: usize,
+    extra: &[&str],
+) -> Vec<(&'static str, Vec<String>, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    write_log(&log, lines);
+    let mut outcomes = Vec::new();
+    for protocol in ["2026-07-28", "2025-11-25"] {
+        let report = dir.path().join(format!("{protocol}.txt"));
+        let mut archive = archive_command(mock, &log, &report);
+        archive
+            .args(["--protocol", protocol, "--dedup", "off"])
+            .args(extra);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
+        let kinds = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
+        outcomes.push((protocol, kinds, read_report(&report)));
+    }
+    outcomes
 }
 
 /// The `error_kind` column of a failures file.
@@ -257,24 +268,10 @@ async fn a_slow_answer_is_a_sampling_timeout_on_both_revisions() {
         ..MockSettings::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("app.log");
-    write_log(&log, 3);
-    for protocol in ["2026-07-28", "2025-11-25"] {
-        let report = dir.path().join(format!("{protocol}.txt"));
-        let mut archive = archive_command(&mock, &log, &report);
-        archive.args([
-            "--protocol",
-            protocol,
-            "--sampling-timeout",
-            "1",
-            "--dedup",
-            "off",
-        ]);
-        let finished = finish(archive).await;
-        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
-        let failures = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
-        assert_eq!(failures, ["sampling_timeout"; 3], "{protocol}");
+    for (protocol, kinds, _) in
+        archive_failing_on_each_revision(&mock, 3, &["--sampling-timeout", "1"]).await
+    {
+        assert_eq!(kinds, ["sampling_timeout"; 3], "{protocol}");
     }
     mock.stop().await;
 }

@@ -7,7 +7,7 @@ mod reader;
 mod record;
 mod writer;
 
-pub use format::{CSV_COLUMNS, EntryRecord, ReportFormat};
+pub use format::{EntryRecord, ReportFormat};
 pub use order::{JobMemory, OrderMemory, OrderPolicy, Resolution};
 pub use reader::{ReportReader, detect_format};
 pub use record::{

@@ -361,14 +361,18 @@ mod tests {
     use super::*;
     use crate::report::format_record;
 
+    /// A writer of a text report at `path`.
+    async fn start_text(path: &Path, policy: OrderPolicy) -> (ReportWriter, JoinHandle<()>) {
+        ReportWriter::start(path, policy, ReportFormat::Text)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn resolved_records_land_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) =
-            ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
-                .await
-                .unwrap();
+        let (writer, join) = start_text(&path, OrderPolicy::job_owned()).await;
         writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n");
@@ -386,9 +390,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
         let policy = OrderPolicy::shared_server(Duration::from_secs(60));
-        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
-            .await
-            .unwrap();
+        let (writer, join) = start_text(&path, policy).await;
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         writer.stop();
@@ -396,9 +398,7 @@ mod tests {
         // Stopping wrote what waited for entry 1, passing over its gap.
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\nc\n");
 
-        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
-            .await
-            .unwrap();
+        let (writer, join) = start_text(&path, policy).await;
         let again = writer.resolve("job", 2, Some("c\n".into())).await.unwrap();
         assert_eq!(again, Resolution::AlreadyWritten, "not written twice");
         let late = writer.resolve("job", 1, Some("b\n".into())).await.unwrap();
@@ -415,9 +415,7 @@ mod tests {
 
         // A report changed behind the server's back makes the memory stale.
         std::fs::write(&path, "edited\n").unwrap();
-        let (writer, join) = ReportWriter::start(&path, policy, ReportFormat::Text)
-            .await
-            .unwrap();
+        let (writer, join) = start_text(&path, policy).await;
         writer.resolve("job", 0, Some("a\n".into())).await.unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "edited\na\n");
         writer.stop();
@@ -428,10 +426,7 @@ mod tests {
     async fn concurrent_appends_produce_whole_records() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.txt");
-        let (writer, join) =
-            ReportWriter::start(&path, OrderPolicy::job_owned(), ReportFormat::Text)
-                .await
-                .unwrap();
+        let (writer, join) = start_text(&path, OrderPolicy::job_owned()).await;
         let tasks: Vec<_> = (0..100)
             .map(|i| {
                 let writer = writer.clone();
