@@ -1,7 +1,8 @@
 //! What travels between our client and our server beyond the original tool call: the ordering
 //! information of bulk jobs, where an entry came from, what an answer cost, the classified
-//! reason a call failed, the request that releases an entry the client gave up on (other
-//! clients and servers ignore all of it), and where the log line sits in a sampling prompt.
+//! reason a call failed, the places and outcomes of a batched call (`process_log_entries`), the
+//! request that releases an entry the client gave up on (other clients and servers ignore all
+//! of it), and where the log line sits in a sampling prompt.
 
 use rmcp::model::{JsonObject, MetaObject};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub const ORDER_META_KEY: &str = "log-archiver/order";
 /// `_meta` key of a `tools/call` request telling where its entry came from: `EntrySource`.
 pub const ENTRY_META_KEY: &str = "log-archiver/entry";
+/// `_meta` key of a `process_log_entries` request giving each line's place: `BatchPlaces`.
+pub const BATCH_META_KEY: &str = "log-archiver/batch";
 /// `_meta` key of a sampling result telling what the answer cost: `AnswerNote`.
 pub const ANSWER_META_KEY: &str = "log-archiver/answer";
 /// `_meta` key of a failed tool result carrying the classified failure.
@@ -41,6 +44,52 @@ pub struct EntrySource {
     pub source: Option<String>,
     /// The entry's first line number in the input.
     pub line: u64,
+}
+
+/// Where each line of a `process_log_entries` call belongs, in the order of its `log_lines`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchPlaces {
+    pub job: String,
+    /// The input's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub entries: Vec<EntryPlace>,
+}
+
+/// One line's number in its job and its first line number in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPlace {
+    pub seq: u64,
+    pub line: u64,
+}
+
+/// The structured content of a `process_log_entries` result: one outcome per line, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcomes {
+    pub entries: Vec<EntryOutcome>,
+}
+
+/// What became of one line of a `process_log_entries` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EntryOutcome {
+    Archived,
+    Failed {
+        message: String,
+        #[serde(flatten)]
+        detail: FailureDetail,
+    },
+}
+
+/// The key under which a `process_log_entries` call asks for the explanation of its line
+/// `index` (on 2026-07-28), and under which the client answers it.
+pub fn batch_answer_key(index: usize) -> String {
+    format!("explanation/{index}")
+}
+
+/// The line a `batch_answer_key` stands for.
+pub fn batch_answer_index(key: &str) -> Option<usize> {
+    key.strip_prefix("explanation/")?.parse().ok()
 }
 
 /// What producing a sampling answer took, for structured reports.
@@ -138,6 +187,32 @@ mod tests {
             "ERROR y"
         );
         assert_eq!(log_line_in_prompt("first\nERROR z\n"), "ERROR z");
+    }
+
+    #[test]
+    fn batch_keys_name_their_line() {
+        assert_eq!(batch_answer_index(&batch_answer_key(17)), Some(17));
+        assert_eq!(batch_answer_index("explanation"), None);
+        assert_eq!(batch_answer_index("explanation/x"), None);
+    }
+
+    #[test]
+    fn entry_outcomes_are_tagged_by_status() {
+        let failed = EntryOutcome::Failed {
+            message: "no".into(),
+            detail: FailureDetail {
+                kind: "llm_rate_limited".into(),
+                attempts: Some(3),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&failed).unwrap(),
+            serde_json::json!({"status": "failed", "message": "no", "kind": "llm_rate_limited", "attempts": 3})
+        );
+        assert_eq!(
+            serde_json::to_value(EntryOutcome::Archived).unwrap(),
+            serde_json::json!({"status": "archived"})
+        );
     }
 
     #[test]

@@ -54,6 +54,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         protocol: ProtocolChoice::Auto,
         connections: 2,
         concurrency: 16,
+        batch: 8,
         max_line_bytes: 65536,
         resume: false,
         tool: ToolSettings::default(),

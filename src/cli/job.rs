@@ -46,9 +46,16 @@ pub struct JobArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
 
-    /// Entries in flight at once, over all sessions.
+    /// LLM requests in flight at once, over all sessions.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub concurrency: u64,
+
+    /// Most entries sent in one tool call when the server offers `process_log_entries` (the
+    /// built-in server does); 1 sends each entry in a `process_log_entry` call of its own.
+    /// Batches form only when several entries are ready at once, so a slow trickle of input is
+    /// not held back.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub batch: u64,
 
     /// Progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off.
     #[arg(long, default_value = "auto")]
@@ -135,6 +142,7 @@ impl JobArgs {
             protocol: self.protocol,
             connections: self.connections as usize,
             concurrency: self.concurrency as usize,
+            batch: self.batch as usize,
             max_line_bytes,
             resume,
             tool: ToolSettings {

@@ -20,5 +20,6 @@ pub use sampling::{
     CLIENT_NAME, SamplingHandler, SamplingRules, completion_request_from, sampling_result_from,
 };
 pub use tool_call::{
-    ToolOutcome, call_tool, local_sampling_failure, process_log_entry, process_log_entry_with_meta,
+    ToolOutcome, call_tool, local_sampling_failure, process_log_entries, process_log_entry,
+    process_log_entry_with_meta,
 };

@@ -14,6 +14,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, ErrorData, RoleClient};
+use tokio_util::sync::CancellationToken;
 
 use super::audit::{AuditLog, AuditOutcome};
 use super::connect::ProtocolChoice;
@@ -117,11 +118,12 @@ fn sampling_error(kind: String, attempts: Option<u32>, message: String) -> Error
     ErrorData::internal_error(message, Some(data))
 }
 
-impl ClientHandler for SamplingHandler {
-    async fn create_message(
+impl SamplingHandler {
+    /// Answers one sampling request, unless `cancelled` fires first (the server gave up).
+    pub async fn answer(
         &self,
         params: CreateMessageRequestParams,
-        context: RequestContext<RoleClient>,
+        cancelled: &CancellationToken,
     ) -> Result<CreateMessageResult, ErrorData> {
         let started = Instant::now();
         let requested = params.max_tokens;
@@ -154,7 +156,7 @@ impl ClientHandler for SamplingHandler {
         };
         let outcome = tokio::select! {
             outcome = self.backend.complete(request) => outcome,
-            () = context.ct.cancelled() => {
+            () = cancelled.cancelled() => {
                 let message = "the server cancelled the sampling request";
                 let outcome = AuditOutcome::Failed { kind: "cancelled", message };
                 self.audit(requested, sent.as_ref(), outcome, started);
@@ -185,6 +187,16 @@ impl ClientHandler for SamplingHandler {
                 Err(sampling_error(kind, Some(error.attempts), error.message))
             }
         }
+    }
+}
+
+impl ClientHandler for SamplingHandler {
+    async fn create_message(
+        &self,
+        params: CreateMessageRequestParams,
+        context: RequestContext<RoleClient>,
+    ) -> Result<CreateMessageResult, ErrorData> {
+        self.answer(params, &context.ct).await
     }
 
     fn get_info(&self) -> ClientInfo {

@@ -1,13 +1,22 @@
-//! Calls `process_log_entry`, or any other tool, on a server and reads the outcome.
+//! Calls `process_log_entry`, its batched form `process_log_entries`, or any other tool, on a
+//! server and reads the outcome.
+
+use std::collections::HashMap;
 
 use rmcp::ErrorData;
-use rmcp::model::{CallToolRequestParams, CallToolResult, JsonObject, RequestMetaObject};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, InputRequest, InputResponses,
+    JsonObject, RequestMetaObject,
+};
 use rmcp::service::ServiceError;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::connect::ClientSession;
-use crate::protocol::{FailureDetail, failure_in_error_data};
-use crate::server::TOOL_NAME;
+use crate::protocol::{
+    BatchOutcomes, EntryOutcome, FailureDetail, batch_answer_index, failure_in_error_data,
+};
+use crate::server::{BATCH_TOOL_NAME, TOOL_NAME};
 
 /// What the server said about one log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +86,118 @@ pub async fn process_log_entry_with_meta(
         params.meta = Some(meta);
     }
     call(session, params).await
+}
+
+/// Sends several log lines in one `process_log_entries` call (with request `_meta` giving their
+/// places) and returns one outcome per line, in order. On 2026-07-28 the server asks for every
+/// explanation at once; this client answers them all concurrently and calls again with the
+/// answers it got, so one failed answer fails only its own line (with the classification its
+/// sampling handler gave it).
+pub async fn process_log_entries(
+    session: &ClientSession,
+    log_lines: &[String],
+    meta: RequestMetaObject,
+) -> Result<Vec<EntryOutcome>, ServiceError> {
+    let _in_progress = session.service().call_started();
+    let mut params = CallToolRequestParams::new(BATCH_TOOL_NAME).with_arguments(
+        JsonObject::from_iter([("log_lines".to_string(), json!(log_lines))]),
+    );
+    params.meta = Some(meta);
+    let (result, local_failures) = match session.call_tool_once(params.clone()).await? {
+        CallToolResponse::Complete(result) => (result, HashMap::new()),
+        CallToolResponse::InputRequired(asked) => {
+            let (answers, local_failures) =
+                answer_all(session, asked.input_requests.unwrap_or_default()).await;
+            params.input_responses = Some(answers);
+            params.request_state = asked.request_state;
+            match session.call_tool_once(params).await? {
+                CallToolResponse::Complete(result) => (result, local_failures),
+                _ => return Err(ServiceError::UnexpectedResponse),
+            }
+        }
+        _ => return Err(ServiceError::UnexpectedResponse),
+    };
+    let mut outcomes = batch_outcomes(result, log_lines.len());
+    for (index, failure) in local_failures {
+        if let Some(outcome @ EntryOutcome::Failed { .. }) = outcomes.get_mut(index) {
+            *outcome = failure;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Answers every sampling request of an input-required result at once. Returns the answers by
+/// key, and the failed ones by the line they stand for.
+async fn answer_all(
+    session: &ClientSession,
+    requests: rmcp::model::InputRequests,
+) -> (InputResponses, HashMap<usize, EntryOutcome>) {
+    let handler = session.service();
+    let never_cancelled = CancellationToken::new();
+    let answered = futures::future::join_all(requests.into_iter().map(|(key, request)| {
+        let never_cancelled = &never_cancelled;
+        async move {
+            let answer = match request {
+                InputRequest::CreateMessage(request) => {
+                    handler.answer(request.params, never_cancelled).await
+                }
+                _ => Err(ErrorData::invalid_request(
+                    "this client answers only sampling requests",
+                    None,
+                )),
+            };
+            (key, answer)
+        }
+    }))
+    .await;
+    let mut answers = InputResponses::new();
+    let mut failures = HashMap::new();
+    for (key, answer) in answered {
+        match answer {
+            Ok(result) => {
+                let value = serde_json::to_value(result).expect("sampling results serialize");
+                answers.insert(key, value);
+            }
+            Err(error) => {
+                let Some(index) = batch_answer_index(&key) else {
+                    continue;
+                };
+                let detail = local_sampling_failure(&error).unwrap_or(FailureDetail {
+                    kind: "sampling_failed".into(),
+                    attempts: None,
+                });
+                let message = format!("the sampling request failed: {}", error.message);
+                failures.insert(index, EntryOutcome::Failed { message, detail });
+            }
+        }
+    }
+    (answers, failures)
+}
+
+/// The per-line outcomes of a `process_log_entries` result; a result that does not list one
+/// outcome per line fails every line (none is taken as archived unless the server says so).
+fn batch_outcomes(result: CallToolResult, lines: usize) -> Vec<EntryOutcome> {
+    let listed = result
+        .structured_content
+        .as_ref()
+        .and_then(|content| serde_json::from_value::<BatchOutcomes>(content.clone()).ok())
+        .map(|outcomes| outcomes.entries)
+        .filter(|entries| entries.len() == lines);
+    if let Some(entries) = listed {
+        return entries;
+    }
+    let outcome = ToolOutcome::from(result);
+    let failure = EntryOutcome::Failed {
+        message: format!(
+            "the server's answer to {BATCH_TOOL_NAME} does not list one outcome per line: {}",
+            outcome.text
+        ),
+        detail: FailureDetail {
+            kind: "tool_error".into(),
+            attempts: None,
+        },
+    };
+    vec![failure; lines]
 }
 
 /// Calls any tool of the server.

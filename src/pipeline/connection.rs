@@ -1,6 +1,8 @@
-//! Connection actors: each holds one MCP client session to the server and runs several
-//! `process_log_entry` calls on it at once, reporting every outcome to the supervisor. A session
-//! that breaks stops its actor; the supervisor restarts it and re-sends its entries.
+//! Connection actors: each holds one MCP client session to the server and runs several tool
+//! calls on it at once, reporting every outcome to the supervisor: entries sent together go in
+//! one `process_log_entries` call when the server offers it, else one `process_log_entry` call
+//! each. A session that breaks stops its actor; the supervisor restarts it and re-sends its
+//! entries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +14,13 @@ use rmcp::service::ServiceError;
 use super::supervisor::{CallResult, ConnectionTag, SupervisorMessage};
 use crate::client::{
     ClientSession, SamplingHandler, ServerTarget, connect, local_sampling_failure,
-    process_log_entry_with_meta,
+    process_log_entries, process_log_entry_with_meta,
 };
 use crate::protocol::{
-    ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY,
-    SKIP_REQUEST, SkipReply, meta_with, read_meta,
+    BATCH_META_KEY, BatchPlaces, ENTRY_META_KEY, EntryOrder, EntryOutcome, EntryPlace, EntrySource,
+    FAILURE_META_KEY, FailureDetail, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with, read_meta,
 };
+use crate::server::BATCH_TOOL_NAME;
 
 /// How long opening a session (connection and MCP handshake) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,10 +42,39 @@ pub struct ConnectionArgs {
     pub call_timeout: Duration,
 }
 
+/// One entry to send: its number in the job, the input line it starts at, and its text.
+pub struct OutgoingEntry {
+    pub seq: u64,
+    pub line: u64,
+    pub text: String,
+}
+
+/// The most bytes of log text one call carries; a longer entry goes alone.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Splits the entries going to one connection into calls: in order, at most `batch` entries
+/// and `MAX_BATCH_BYTES` of text each.
+pub fn calls_of(entries: Vec<OutgoingEntry>, batch: usize) -> Vec<Vec<OutgoingEntry>> {
+    let mut calls: Vec<Vec<OutgoingEntry>> = Vec::new();
+    let mut bytes = 0;
+    for entry in entries {
+        let full = calls.last().is_none_or(|call| {
+            call.len() >= batch.max(1) || bytes + entry.text.len() > MAX_BATCH_BYTES
+        });
+        if full {
+            calls.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += entry.text.len();
+        calls.last_mut().expect("a call is open").push(entry);
+    }
+    calls
+}
+
 /// Work for a connection actor.
 pub enum ConnectionMessage {
-    /// Send entry `seq`, which starts at input line `line`, to the server.
-    Process { seq: u64, line: u64, text: String },
+    /// Send these entries to the server, in one call when the server takes several.
+    Process(Vec<OutgoingEntry>),
     /// Tell the server the job gave up on entry `seq`.
     Skip { seq: u64 },
     /// A call found the session broken: stop so the supervisor reconnects.
@@ -58,6 +90,8 @@ pub struct ConnectionState {
     job: String,
     source: Option<Arc<str>>,
     call_timeout: Duration,
+    /// The server offers `process_log_entries`.
+    batches: bool,
 }
 
 impl Actor for ConnectionActor {
@@ -79,6 +113,9 @@ impl Actor for ConnectionActor {
                     CONNECT_TIMEOUT.as_secs()
                 )
             })??;
+        // A server that cannot list its tools in time gets one entry per call.
+        let listed = tokio::time::timeout(CONNECT_TIMEOUT, session.list_all_tools()).await;
+        let batches = matches!(listed, Ok(Ok(tools)) if tools.iter().any(|tool| tool.name == BATCH_TOOL_NAME));
         Ok(ConnectionState {
             tag: args.tag,
             session: Arc::new(session),
@@ -86,6 +123,7 @@ impl Actor for ConnectionActor {
             job: args.job,
             source: args.source,
             call_timeout: args.call_timeout,
+            batches,
         })
     }
 
@@ -96,42 +134,14 @@ impl Actor for ConnectionActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ConnectionMessage::Process { seq, line, text } => {
-                let order = EntryOrder {
-                    job: state.job.clone(),
-                    seq,
-                };
-                let source = EntrySource {
-                    source: state.source.as_deref().map(str::to_string),
-                    line,
-                };
-                let session = state.session.clone();
-                let supervisor = state.supervisor.clone();
-                let tag = state.tag;
-                let timeout = state.call_timeout;
-                tokio::spawn(async move {
-                    let mut meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order));
-                    meta.0.0.extend(meta_with(ENTRY_META_KEY, &source).0);
-                    let call = process_log_entry_with_meta(&session, &text, meta);
-                    let result = match tokio::time::timeout(timeout, call).await {
-                        Ok(Ok(result)) => classify(result),
-                        // An error answer: the session is fine.
-                        Ok(Err(ServiceError::McpError(error))) => refused_call(&error),
-                        Ok(Err(error)) => CallResult::Lost(error.to_string()),
-                        Err(_) => CallResult::Lost(format!(
-                            "no answer to the tool call within {} s",
-                            timeout.as_secs()
-                        )),
-                    };
-                    if let CallResult::Lost(reason) = &result {
-                        let _ = myself.send_message(ConnectionMessage::Broken(reason.clone()));
+            ConnectionMessage::Process(entries) => {
+                if state.batches && entries.len() > 1 {
+                    state.send_batch(myself, entries);
+                } else {
+                    for entry in entries {
+                        state.send_one(myself.clone(), entry);
                     }
-                    let _ = supervisor.send_message(SupervisorMessage::Outcome {
-                        seq,
-                        connection: tag,
-                        result,
-                    });
-                });
+                }
             }
             ConnectionMessage::Skip { seq } => {
                 let order = EntryOrder {
@@ -190,6 +200,108 @@ impl Actor for ConnectionActor {
     }
 }
 
+impl ConnectionState {
+    /// Sends one entry in a `process_log_entry` call of its own.
+    fn send_one(&self, myself: ActorRef<ConnectionMessage>, entry: OutgoingEntry) {
+        let order = EntryOrder {
+            job: self.job.clone(),
+            seq: entry.seq,
+        };
+        let source = EntrySource {
+            source: self.source.as_deref().map(str::to_string),
+            line: entry.line,
+        };
+        let mut meta = RequestMetaObject(meta_with(ORDER_META_KEY, &order));
+        meta.0.0.extend(meta_with(ENTRY_META_KEY, &source).0);
+        let session = self.session.clone();
+        let timeout = self.call_timeout;
+        self.report(myself, vec![entry.seq], async move {
+            let call = process_log_entry_with_meta(&session, &entry.text, meta);
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(result)) => vec![classify(result)],
+                // An error answer: the session is fine.
+                Ok(Err(ServiceError::McpError(error))) => vec![refused_call(&error)],
+                Ok(Err(error)) => vec![CallResult::Lost(error.to_string())],
+                Err(_) => vec![lost_to_timeout(timeout)],
+            }
+        });
+    }
+
+    /// Sends several entries in one `process_log_entries` call.
+    fn send_batch(&self, myself: ActorRef<ConnectionMessage>, entries: Vec<OutgoingEntry>) {
+        let places = BatchPlaces {
+            job: self.job.clone(),
+            source: self.source.as_deref().map(str::to_string),
+            entries: entries
+                .iter()
+                .map(|entry| EntryPlace {
+                    seq: entry.seq,
+                    line: entry.line,
+                })
+                .collect(),
+        };
+        let seqs = entries.iter().map(|entry| entry.seq).collect();
+        let lines: Vec<String> = entries.into_iter().map(|entry| entry.text).collect();
+        let meta = RequestMetaObject(meta_with(BATCH_META_KEY, &places));
+        let session = self.session.clone();
+        let timeout = self.call_timeout;
+        self.report(myself, seqs, async move {
+            let count = lines.len();
+            let call = process_log_entries(&session, &lines, meta);
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(outcomes)) => outcomes.into_iter().map(entry_result).collect(),
+                Ok(Err(ServiceError::McpError(error))) => vec![refused_call(&error); count],
+                Ok(Err(error)) => vec![CallResult::Lost(error.to_string()); count],
+                Err(_) => vec![lost_to_timeout(timeout); count],
+            }
+        });
+    }
+
+    /// Runs a call in the background and reports the results of its entries (`seqs`, in
+    /// order) to the supervisor in one message; a lost call also stops this actor.
+    fn report(
+        &self,
+        myself: ActorRef<ConnectionMessage>,
+        seqs: Vec<u64>,
+        call: impl Future<Output = Vec<CallResult>> + Send + 'static,
+    ) {
+        let supervisor = self.supervisor.clone();
+        let connection = self.tag;
+        tokio::spawn(async move {
+            let results = call.await;
+            if let Some(CallResult::Lost(reason)) = results
+                .iter()
+                .find(|result| matches!(result, CallResult::Lost(_)))
+            {
+                let _ = myself.send_message(ConnectionMessage::Broken(reason.clone()));
+            }
+            let _ = supervisor.send_message(SupervisorMessage::Outcomes {
+                connection,
+                results: seqs.into_iter().zip(results).collect(),
+            });
+        });
+    }
+}
+
+fn lost_to_timeout(timeout: Duration) -> CallResult {
+    CallResult::Lost(format!(
+        "no answer to the tool call within {} s",
+        timeout.as_secs()
+    ))
+}
+
+/// An entry's outcome as a batched call reported it.
+fn entry_result(outcome: EntryOutcome) -> CallResult {
+    match outcome {
+        EntryOutcome::Archived => CallResult::Archived,
+        EntryOutcome::Failed { message, detail } => CallResult::Failed {
+            kind: detail.kind,
+            message,
+            llm_attempts: detail.attempts,
+        },
+    }
+}
+
 /// Classifies a call that ended with an error answer. On 2026-07-28 this client answers the
 /// sampling between two rounds of the call, so a failed answer ends the call here, with the
 /// classification its sampling handler attached; anything else is the server refusing the call.
@@ -226,5 +338,44 @@ fn classify(result: rmcp::model::CallToolResult) -> CallResult {
         kind: detail.kind,
         message: outcome.text,
         llm_attempts: detail.attempts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(sizes: &[usize]) -> Vec<OutgoingEntry> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(index, size)| OutgoingEntry {
+                seq: index as u64,
+                line: index as u64 + 1,
+                text: "x".repeat(*size),
+            })
+            .collect()
+    }
+
+    fn seqs(calls: &[Vec<OutgoingEntry>]) -> Vec<Vec<u64>> {
+        calls
+            .iter()
+            .map(|call| call.iter().map(|entry| entry.seq).collect())
+            .collect()
+    }
+
+    #[test]
+    fn calls_hold_at_most_the_batch_in_order() {
+        let calls = calls_of(entries(&[10; 7]), 3);
+        assert_eq!(seqs(&calls), vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]);
+        assert_eq!(seqs(&calls_of(entries(&[10; 3]), 1)).len(), 3);
+        assert!(calls_of(Vec::new(), 8).is_empty());
+    }
+
+    #[test]
+    fn long_entries_split_calls_by_size() {
+        let big = MAX_BATCH_BYTES / 2 + 1;
+        let calls = calls_of(entries(&[big, big, 10, MAX_BATCH_BYTES * 2, 10]), 16);
+        assert_eq!(seqs(&calls), vec![vec![0], vec![1, 2], vec![3], vec![4]]);
     }
 }

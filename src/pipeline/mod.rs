@@ -79,7 +79,10 @@ pub struct JobSettings {
     /// The MCP protocol revisions the job's client offers.
     pub protocol: ProtocolChoice,
     pub connections: usize,
+    /// Most LLM requests at once.
     pub concurrency: usize,
+    /// Most entries in one tool call, when the server takes several (`process_log_entries`).
+    pub batch: usize,
     pub max_line_bytes: usize,
     pub resume: bool,
     pub tool: ToolSettings,
@@ -181,6 +184,16 @@ pub async fn run_job(
         llm_stats.clone(),
     ));
     let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
+    // An entry of a batched call is held until the call's slowest answer is in; twice the
+    // concurrency in flight keeps the samplers busy meanwhile.
+    let entries_in_flight = match settings.batch {
+        0 | 1 => concurrency,
+        _ => calls_in_flight(
+            settings.concurrency.saturating_mul(2),
+            &settings.llm.limits,
+            &settings.tool,
+        ),
+    };
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
     let dedup = Arc::new(
         DedupBackend::new(samplers.clone(), settings.dedup)
@@ -229,8 +242,9 @@ pub async fn run_job(
         target,
         handler,
         connections,
-        concurrency,
-        window: (concurrency * 8).max(256),
+        concurrency: entries_in_flight,
+        batch: settings.batch,
+        window: (entries_in_flight * 8).max(256),
         call_timeout: settings.tool.sampling_timeout + Duration::from_secs(60),
         // When the server restarts, every session breaks at once and an entry sent again may
         // land on a session not yet known to be broken: it may be lost once per connection

@@ -1,5 +1,6 @@
 //! The job supervisor: one per job. It numbers the input's entries, keeps a bounded window of
-//! them, hands them to connection actors (at most `concurrency` calls at once), collects their
+//! them, hands them to connection actors (at most `concurrency` entries at once, those sent
+//! together to one connection in shared calls of at most `batch` entries), collects their
 //! outcomes, re-sends the entries of a connection that died and restarts it, and settles entries
 //! in input order: counters, the failures file and checkpoints always describe a prefix of the
 //! input.
@@ -16,7 +17,9 @@ use tokio::task::JoinHandle;
 
 use super::budget::{Budget, TokenCount};
 use super::checkpoint::{Checkpoint, InputIdentity};
-use super::connection::{ConnectionActor, ConnectionArgs, ConnectionMessage};
+use super::connection::{
+    ConnectionActor, ConnectionArgs, ConnectionMessage, OutgoingEntry, calls_of,
+};
 use super::failures::{FailureRow, FailuresWriter};
 use super::filter::EntryFilter;
 use super::input::{Entry, InputError, InputItem};
@@ -44,8 +47,10 @@ pub struct JobPlan {
     pub target: ServerTarget,
     pub handler: SamplingHandler,
     pub connections: usize,
-    /// Most tool calls in flight at once, over all connections.
+    /// Most entries in flight at once, over all connections.
     pub concurrency: usize,
+    /// Most entries sent together in one call (when the server takes several).
+    pub batch: usize,
     /// Most input lines held at once (in flight, or done and waiting for an earlier one).
     pub window: usize,
     pub call_timeout: Duration,
@@ -103,11 +108,10 @@ pub enum SupervisorMessage {
     Input(InputItem, OwnedSemaphorePermit),
     InputEnded,
     InputFailed(String),
-    /// A connection's outcome for entry `seq`.
-    Outcome {
-        seq: u64,
+    /// A connection's outcomes for the entries of one call, by entry number.
+    Outcomes {
         connection: ConnectionTag,
-        result: CallResult,
+        results: Vec<(u64, CallResult)>,
     },
     Reconnect(usize),
     /// The external server's answer to the skip of entry `seq`: whether a record for it got
@@ -219,6 +223,7 @@ struct PlanParts {
     target: ServerTarget,
     handler: SamplingHandler,
     concurrency: usize,
+    batch: usize,
     call_timeout: Duration,
     max_sends: u32,
     failures: FailuresWriter,
@@ -271,6 +276,7 @@ impl Actor for Supervisor {
                 target: plan.target,
                 handler: plan.handler,
                 concurrency: plan.concurrency.max(1),
+                batch: plan.batch.max(1),
                 call_timeout: plan.call_timeout,
                 max_sends: plan.max_sends.max(1),
                 failures: plan.failures,
@@ -339,11 +345,14 @@ impl Actor for Supervisor {
             SupervisorMessage::Input(item, place) => state.accept(item, place),
             SupervisorMessage::InputEnded => state.input_ended = true,
             SupervisorMessage::InputFailed(reason) => state.stop(JobStatus::Aborted(reason)),
-            SupervisorMessage::Outcome {
-                seq,
+            SupervisorMessage::Outcomes {
                 connection,
-                result,
-            } => state.record_outcome(seq, connection, result).await,
+                results,
+            } => {
+                for (seq, result) in results {
+                    state.record_outcome(seq, connection, result).await;
+                }
+            }
             SupervisorMessage::SkipAnswered {
                 seq,
                 already_written,
@@ -495,8 +504,24 @@ impl SupervisorState {
         }
     }
 
-    /// Sends waiting entries while calls and connections are free.
+    /// Sends waiting entries while calls and connections are free, those going to the same
+    /// connection together, in calls of at most `batch` entries (see `calls_of`).
     fn send_waiting(&mut self) {
+        let mut outgoing: Vec<Vec<OutgoingEntry>> = Vec::new();
+        outgoing.resize_with(self.connections.len(), Vec::new);
+        self.choose_waiting(&mut outgoing);
+        for (index, entries) in outgoing.into_iter().enumerate() {
+            let Some(actor) = &self.connections[index].actor else {
+                continue;
+            };
+            for call in calls_of(entries, self.plan.batch) {
+                let _ = actor.send_message(ConnectionMessage::Process(call));
+            }
+        }
+    }
+
+    /// Picks the waiting entries to send now and the connection each goes to.
+    fn choose_waiting(&mut self, outgoing: &mut [Vec<OutgoingEntry>]) {
         if self.stopping.is_some() || self.over_budget.is_some() {
             return;
         }
@@ -535,13 +560,8 @@ impl SupervisorState {
             slot.first_sent.get_or_insert_with(Instant::now);
             slot.connection = Some(tag);
             self.in_flight += 1;
-            let connection = &mut self.connections[index];
-            connection.in_flight += 1;
-            let actor = connection
-                .actor
-                .as_ref()
-                .expect("chosen connections are live");
-            let _ = actor.send_message(ConnectionMessage::Process { seq, line, text });
+            self.connections[index].in_flight += 1;
+            outgoing[index].push(OutgoingEntry { seq, line, text });
         }
     }
 

@@ -15,7 +15,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 
-use super::sampling::{Answer, answer, answer_text};
+use super::sampling::{Answers, Question, answer_text, answers};
 use super::tool::LogArchiverServer;
 
 /// The arguments of `test_sampling`.
@@ -46,21 +46,24 @@ impl LogArchiverServer {
             SamplingMessage::new(Role::User, SamplingMessageContentBlock::text(args.prompt));
         let params = CreateMessageRequestParams::new(vec![message], FIXTURE_MAX_TOKENS);
         let timeout = self.settings().sampling_timeout;
-        Ok(
-            match answer(&context, request_state, responses, params, timeout).await {
-                Ok(Answer::Ready { result, .. }) => {
-                    CallToolResult::success(vec![ContentBlock::text(format!(
-                        "LLM response: {}",
-                        answer_text(result.message)
-                    ))])
-                    .into()
-                }
-                Ok(Answer::Needed(input_required)) => input_required.into(),
-                Err(failure) => {
-                    CallToolResult::error(vec![ContentBlock::text(failure.message)]).into()
-                }
-            },
-        )
+        let question = Question {
+            key: "sampling".to_string(),
+            params,
+        };
+        let answered = answers(&context, request_state, responses, vec![question], timeout).await;
+        let reply = match answered {
+            Ok(Answers::Needed(input_required)) => return Ok(input_required.into()),
+            Ok(Answers::Ready(mut replies)) => replies.pop().expect("one reply per question"),
+            Err(failure) => Err(failure),
+        };
+        Ok(match reply {
+            Ok(reply) => CallToolResult::success(vec![ContentBlock::text(format!(
+                "LLM response: {}",
+                answer_text(reply.result.message)
+            ))])
+            .into(),
+            Err(failure) => CallToolResult::error(vec![ContentBlock::text(failure.message)]).into(),
+        })
     }
 }
 

@@ -12,7 +12,8 @@ pub use auth::{AUTH_TOKEN_ENV, AuthToken};
 pub use http::{HttpServer, HttpServerSettings, MCP_PATH};
 pub use prompt::{DEFAULT_PROMPT_TEMPLATE, PromptTemplate, SYSTEM_PROMPT};
 pub use tool::{
-    DEFAULT_MAX_LOG_LINE_BYTES, LogArchiverServer, ReportLine, SERVER_NAME, TOOL_NAME, ToolSettings,
+    BATCH_TOOL_NAME, DEFAULT_MAX_LOG_LINE_BYTES, LogArchiverServer, MAX_BATCH_LINES, ReportLine,
+    SERVER_NAME, TOOL_NAME, ToolSettings,
 };
 
 use rmcp::ServiceExt;

@@ -4,6 +4,8 @@
 //! - on 2026-07-28, where a server may not send requests of its own, by returning an
 //!   input-required result that asks for the sampling; the client answers it and calls the tool
 //!   again with the answer attached, which the tool then reads.
+//!
+//! A call may ask several questions at once (one per line of `process_log_entries`).
 
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
@@ -22,34 +24,47 @@ use sha2::{Digest, Sha256};
 use super::tool::ToolFailure;
 use crate::protocol::failure_in_error_data;
 
-/// The key of the sampling request in an input-required result, and of its answer.
-const ANSWER_KEY: &str = "explanation";
-/// What starts the request state of an input-required result; the rest binds it to the request.
-const REQUEST_STATE_PREFIX: &str = "log-archiver/sampling/v1:";
+/// What starts the request state of an input-required result; the rest binds it to the requests.
+const REQUEST_STATE_PREFIX: &str = "log-archiver/sampling/v2:";
+
+/// One sampling request of a tool call, under the key its answer comes back with on
+/// 2026-07-28.
+#[derive(Clone)]
+pub(super) struct Question {
+    pub key: String,
+    pub params: CreateMessageRequestParams,
+}
+
+/// The client's answer to one question, and how long the server waited for it (not at all
+/// when a 2026-07-28 client brought it with its call).
+pub(super) struct Reply {
+    pub result: Box<CreateMessageResult>,
+    pub waited: Option<Duration>,
+}
 
 /// What asking the client's LLM gave in this round of a tool call.
-pub(super) enum Answer {
-    /// The answer, and how long the server waited for it (not at all when a 2026-07-28 client
-    /// brought it with its call).
-    Ready {
-        result: Box<CreateMessageResult>,
-        waited: Option<Duration>,
-    },
-    /// A 2026-07-28 client must answer this and call again.
+pub(super) enum Answers {
+    /// One answer (or failure) per question, in the questions' order.
+    Ready(Vec<Result<Reply, ToolFailure>>),
+    /// A 2026-07-28 client must answer these and call again.
     Needed(InputRequiredResult),
 }
 
-/// Gets the client's answer to `params` as the call's protocol revision allows: a classic
-/// client is asked from inside the call (waiting at most `timeout`); a 2026-07-28 client is
-/// sent an input-required result, and its next call carries the answer, whose request state
-/// must match this very request. A client that cannot sample is refused.
-pub(super) async fn answer(
+/// Gets the client's answers to `questions` as the call's protocol revision allows: a classic
+/// client is asked from inside the call, all questions at once (waiting at most `timeout` for
+/// each); a 2026-07-28 client is sent an input-required result, and its next call carries the
+/// answers, whose request state must match these very questions (a question it left
+/// unanswered fails alone). A client that cannot sample is refused.
+pub(super) async fn answers(
     context: &RequestContext<RoleServer>,
     request_state: Option<String>,
     responses: Option<InputResponses>,
-    params: CreateMessageRequestParams,
+    questions: Vec<Question>,
     timeout: Duration,
-) -> Result<Answer, ToolFailure> {
+) -> Result<Answers, ToolFailure> {
+    if questions.is_empty() {
+        return Ok(Answers::Ready(Vec::new()));
+    }
     let declares_sampling = context
         .client_capabilities()
         .is_some_and(|capabilities| capabilities.sampling.is_some());
@@ -65,33 +80,56 @@ pub(super) async fn answer(
         .protocol_version()
         .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
     if !modern {
-        let started = Instant::now();
-        let result = ask_client(&context.peer, params, timeout).await?;
-        return Ok(Answer::Ready {
-            result: Box::new(result),
-            waited: Some(started.elapsed()),
+        let asked = questions.into_iter().map(|question| async move {
+            let started = Instant::now();
+            let result = ask_client(&context.peer, question.params, timeout).await?;
+            Ok(Reply {
+                result: Box::new(result),
+                waited: Some(started.elapsed()),
+            })
         });
+        return Ok(Answers::Ready(futures::future::join_all(asked).await));
     }
-    let state = request_state_of(&params);
-    let Some(answer) = responses.and_then(|mut responses| responses.remove(ANSWER_KEY)) else {
-        let mut requests = InputRequests::new();
-        requests.insert(
-            ANSWER_KEY.to_string(),
-            InputRequest::CreateMessage(CreateMessageRequest::new(params)),
-        );
-        return Ok(Answer::Needed(InputRequiredResult::new(
+    let state = request_state_of(&questions);
+    let Some(request_state) = request_state else {
+        let requests: InputRequests = questions
+            .into_iter()
+            .map(|question| {
+                let request = CreateMessageRequest::new(question.params);
+                (question.key, InputRequest::CreateMessage(request))
+            })
+            .collect();
+        return Ok(Answers::Needed(InputRequiredResult::new(
             Some(requests),
             Some(state),
         )));
     };
-    if request_state.as_deref() != Some(state.as_str()) {
+    if request_state != state {
         return Err(ToolFailure::new(
             "sampling_failed",
             None,
-            "The call carries an answer, but not to the request this server made for this log \
-             line (its request state differs); nothing was archived.",
+            "The call carries answers, but not to the requests this server made for its log \
+             lines (its request state differs); nothing was archived.",
         ));
     }
+    let mut responses = responses.unwrap_or_default();
+    let replies = questions
+        .into_iter()
+        .map(|question| match responses.remove(&question.key) {
+            Some(answer) => read_answer(answer),
+            None => Err(ToolFailure::new(
+                "sampling_failed",
+                None,
+                "The client brought no answer to the sampling request for this log line; \
+                 nothing was archived.",
+            )),
+        })
+        .collect();
+    Ok(Answers::Ready(replies))
+}
+
+/// Reads an answer a 2026-07-28 client brought with its call.
+fn read_answer(answer: serde_json::Value) -> Result<Reply, ToolFailure> {
     let result = serde_json::from_value(answer).map_err(|error| {
         ToolFailure::new(
             "sampling_failed",
@@ -101,16 +139,23 @@ pub(super) async fn answer(
             ),
         )
     })?;
-    Ok(Answer::Ready {
+    Ok(Reply {
         result: Box::new(result),
         waited: None,
     })
 }
 
-/// The request state that binds an answer to the request it answers: a digest of the request.
-fn request_state_of(params: &CreateMessageRequestParams) -> String {
-    let request = serde_json::to_vec(params).expect("sampling requests serialize");
-    let digest = Sha256::digest(&request);
+/// The request state that binds answers to the requests they answer: a digest of the requests
+/// and their keys.
+fn request_state_of(questions: &[Question]) -> String {
+    let mut digest = Sha256::new();
+    for question in questions {
+        digest.update(question.key.as_bytes());
+        digest.update([0]);
+        let request = serde_json::to_vec(&question.params).expect("sampling requests serialize");
+        digest.update(&request);
+    }
+    let digest = digest.finalize();
     let hex: String = digest[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))

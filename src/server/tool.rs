@@ -14,17 +14,18 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolResponse, CallToolResult, ContentBlock, CreateMessageRequestParams,
     CreateMessageResult, CustomRequest, CustomResult, ErrorCode, Implementation,
-    InputRequiredResult, ProtocolVersion, Role, SamplingMessage, SamplingMessageContentBlock,
-    ServerCapabilities, ServerInfo,
+    InputRequiredResult, ProtocolVersion, RequestMetaObject, Role, SamplingMessage,
+    SamplingMessageContentBlock, ServerCapabilities, ServerInfo,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 
 use super::prompt::{PromptTemplate, SYSTEM_PROMPT};
-use super::sampling::{Answer, answer, answer_text};
+use super::sampling::{Answers, Question, Reply, answer_text, answers};
 use crate::protocol::{
-    ANSWER_META_KEY, AnswerNote, ENTRY_META_KEY, EntryOrder, EntrySource, FAILURE_META_KEY,
-    FailureDetail, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with, read_meta,
+    ANSWER_META_KEY, AnswerNote, BATCH_META_KEY, BatchOutcomes, BatchPlaces, ENTRY_META_KEY,
+    EntryOrder, EntryOutcome, EntrySource, FAILURE_META_KEY, FailureDetail, ORDER_META_KEY,
+    SKIP_REQUEST, SkipReply, batch_answer_key, meta_with, read_meta,
 };
 use crate::redact::Redactor;
 use crate::report::{EntryRecord, ReportWriter, ReportWriterError, Resolution};
@@ -33,6 +34,12 @@ use crate::report::{EntryRecord, ReportWriter, ReportWriterError, Resolution};
 pub const SERVER_NAME: &str = "Log-Archiver";
 /// The tool's name.
 pub const TOOL_NAME: &str = "process_log_entry";
+/// The batched tool's name: several lines in one call, each archived or failed on its own.
+pub const BATCH_TOOL_NAME: &str = "process_log_entries";
+/// The most lines one `process_log_entries` call may carry.
+pub const MAX_BATCH_LINES: usize = 256;
+/// The key under which `process_log_entry` asks for its explanation on 2026-07-28.
+const SINGLE_ANSWER_KEY: &str = "explanation";
 
 /// How the tool asks for explanations.
 #[derive(Debug, Clone)]
@@ -97,12 +104,19 @@ pub struct ProcessLogEntryArgs {
     pub log_line: String,
 }
 
+/// The arguments of `process_log_entries`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+pub struct ProcessLogEntriesArgs {
+    /// Raw log lines (or entries) to explain and archive, in order; at most 256.
+    pub log_lines: Vec<String>,
+}
+
 /// The MCP server handler. Cheap to clone: one per session, all sharing one report writer.
 #[derive(Clone)]
 pub struct LogArchiverServer {
     settings: Arc<ToolSettings>,
     writer: ReportWriter,
-    success_message: Arc<str>,
+    report_name: Arc<str>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -116,8 +130,7 @@ impl LogArchiverServer {
             .unwrap_or_else(|| writer.path().display().to_string());
         Self {
             settings: Arc::new(settings),
-            success_message: format!("Success: Log analyzed and appended to '{report_name}'.")
-                .into(),
+            report_name: report_name.into(),
             writer,
             tool_router: Self::tool_router(),
         }
@@ -135,67 +148,246 @@ impl LogArchiverServer {
         RequestState(request_state): RequestState,
         ToolInputResponses(responses): ToolInputResponses,
     ) -> Result<CallToolResponse, ErrorData> {
-        let call = Call {
+        let line = Line {
+            text: args.log_line,
             order: read_meta(&context.meta, ORDER_META_KEY),
             source: read_meta(&context.meta, ENTRY_META_KEY),
+            answer_key: SINGLE_ANSWER_KEY.to_string(),
+        };
+        let round = Round {
             request_state,
             responses,
         };
         // A failed entry of a job is settled by the job's client (it may still retry it), which
         // then releases its number; the server only reports the failure.
-        Ok(match self.process(&context, call, &args.log_line).await {
-            Ok(Step::Archived) => {
-                CallToolResult::success(vec![ContentBlock::text(self.success_message.to_string())])
-                    .into()
-            }
-            Ok(Step::NeedsAnswer(input_required)) => input_required.into(),
-            Err(failure) => failure.into_result().into(),
+        Ok(match self.process(&context, round, vec![line]).await {
+            Step::NeedsAnswers(input_required) => input_required.into(),
+            Step::Done(mut outcomes) => match outcomes.pop().expect("one line, one outcome") {
+                Ok(()) => CallToolResult::success(vec![ContentBlock::text(format!(
+                    "Success: Log analyzed and appended to '{}'.",
+                    self.report_name
+                ))])
+                .into(),
+                Err(failure) => failure.into_result().into(),
+            },
+        })
+    }
+
+    #[tool(
+        name = "process_log_entries",
+        description = "Explain several log lines with the client's LLM (via MCP sampling, one \
+                       request per line) and append each line and its explanation to the \
+                       server's incident report. Each line is archived or fails on its own; the \
+                       structured result lists one outcome per line, in order."
+    )]
+    async fn process_log_entries(
+        &self,
+        Parameters(args): Parameters<ProcessLogEntriesArgs>,
+        context: RequestContext<RoleServer>,
+        RequestState(request_state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let lines = batch_lines(args.log_lines, &context.meta)?;
+        let round = Round {
+            request_state,
+            responses,
+        };
+        Ok(match self.process(&context, round, lines).await {
+            Step::NeedsAnswers(input_required) => input_required.into(),
+            Step::Done(outcomes) => self.batch_result(outcomes).into(),
         })
     }
 }
 
-/// What a call of the tool tells beyond its log line.
-struct Call {
+/// One line of a call and what it tells beyond its text.
+struct Line {
+    text: String,
     order: Option<EntryOrder>,
     source: Option<EntrySource>,
-    /// What a 2026-07-28 client brings back from the previous round.
+    /// The key its explanation is asked and answered under on 2026-07-28.
+    answer_key: String,
+}
+
+/// What a 2026-07-28 client brings back from the previous round of a call.
+struct Round {
     request_state: Option<String>,
     responses: Option<rmcp::model::InputResponses>,
 }
 
+/// A line made ready to be explained: the sampling request, and what the report keeps.
+struct Prepared {
+    question: Question,
+    kept_line: String,
+    order: Option<EntryOrder>,
+    source: Option<EntrySource>,
+}
+
 /// How far one call got.
 enum Step {
-    /// The line and its explanation are in the report.
-    Archived,
-    /// A 2026-07-28 client must answer this sampling request and call again.
-    NeedsAnswer(InputRequiredResult),
+    /// Every line is archived or failed, in the call's order.
+    Done(Vec<Result<(), ToolFailure>>),
+    /// A 2026-07-28 client must answer these sampling requests and call again.
+    NeedsAnswers(InputRequiredResult),
+}
+
+/// The lines of a `process_log_entries` call, each with its place from the call's `_meta`.
+fn batch_lines(log_lines: Vec<String>, meta: &RequestMetaObject) -> Result<Vec<Line>, ErrorData> {
+    if log_lines.is_empty() || log_lines.len() > MAX_BATCH_LINES {
+        return Err(ErrorData::invalid_params(
+            format!(
+                "log_lines must hold 1 to {MAX_BATCH_LINES} lines, not {}",
+                log_lines.len()
+            ),
+            None,
+        ));
+    }
+    let places: Option<BatchPlaces> = read_meta(meta, BATCH_META_KEY);
+    if let Some(places) = &places
+        && places.entries.len() != log_lines.len()
+    {
+        return Err(ErrorData::invalid_params(
+            format!(
+                "the _meta '{BATCH_META_KEY}' lists {} places for {} log lines",
+                places.entries.len(),
+                log_lines.len()
+            ),
+            None,
+        ));
+    }
+    Ok(log_lines
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let (order, source) = match &places {
+                Some(places) => {
+                    let place = places.entries[index];
+                    let order = EntryOrder {
+                        job: places.job.clone(),
+                        seq: place.seq,
+                    };
+                    let source = EntrySource {
+                        source: places.source.clone(),
+                        line: place.line,
+                    };
+                    (Some(order), Some(source))
+                }
+                None => (None, None),
+            };
+            Line {
+                text,
+                order,
+                source,
+                answer_key: batch_answer_key(index),
+            }
+        })
+        .collect())
 }
 
 impl LogArchiverServer {
-    /// Checks the line's size, masks its secrets, has it explained and archives the record.
+    /// Checks each line's size, masks its secrets, has the lines explained (all at once) and
+    /// archives each record; a line that fails does not stop the others.
     async fn process(
         &self,
         context: &RequestContext<RoleServer>,
-        call: Call,
-        log_line: &str,
-    ) -> Result<Step, ToolFailure> {
-        self.check_size(log_line)?;
-        let redacted = self.settings.redactor.redact(log_line);
-        let params = self.sampling_params(&redacted);
+        round: Round,
+        lines: Vec<Line>,
+    ) -> Step {
+        let prepared: Vec<Result<Prepared, ToolFailure>> =
+            lines.into_iter().map(|line| self.prepare(line)).collect();
+        let questions = prepared
+            .iter()
+            .filter_map(|line| line.as_ref().ok())
+            .map(|line| line.question.clone())
+            .collect();
         let timeout = self.settings.sampling_timeout;
-        let explanation =
-            match answer(context, call.request_state, call.responses, params, timeout).await? {
-                Answer::Ready { result, waited } => Explanation::from_answer(*result, waited)?,
-                Answer::Needed(input_required) => return Ok(Step::NeedsAnswer(input_required)),
+        let replies = answers(
+            context,
+            round.request_state,
+            round.responses,
+            questions,
+            timeout,
+        )
+        .await;
+        let mut replies = match replies {
+            Ok(Answers::Ready(replies)) => replies.into_iter(),
+            Ok(Answers::Needed(input_required)) => return Step::NeedsAnswers(input_required),
+            Err(failure) => {
+                let failed = prepared
+                    .into_iter()
+                    .map(|line| line.and(Err(failure.clone())))
+                    .collect();
+                return Step::Done(failed);
+            }
+        };
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for line in prepared {
+            let outcome = match line {
+                Ok(line) => {
+                    let reply = replies.next().expect("one reply per question");
+                    self.archive_reply(line, reply).await
+                }
+                Err(failure) => Err(failure),
             };
+            outcomes.push(outcome);
+        }
+        Step::Done(outcomes)
+    }
+
+    /// Checks a line's size and masks its secrets, making the request that explains it.
+    fn prepare(&self, line: Line) -> Result<Prepared, ToolFailure> {
+        self.check_size(&line.text)?;
+        let redacted = self.settings.redactor.redact(&line.text);
+        let params = self.sampling_params(&redacted);
         let kept_line = match self.settings.report_line {
             ReportLine::Redacted => redacted.into_owned(),
-            ReportLine::Raw => log_line.to_string(),
+            ReportLine::Raw => line.text,
         };
-        let record = explanation.into_record(call.source, kept_line);
-        self.archive(call.order.as_ref(), self.writer.format().render(&record))
-            .await?;
-        Ok(Step::Archived)
+        Ok(Prepared {
+            question: Question {
+                key: line.answer_key,
+                params,
+            },
+            kept_line,
+            order: line.order,
+            source: line.source,
+        })
+    }
+
+    /// Archives the record of a line the client answered.
+    async fn archive_reply(
+        &self,
+        line: Prepared,
+        reply: Result<Reply, ToolFailure>,
+    ) -> Result<(), ToolFailure> {
+        let reply = reply?;
+        let explanation = Explanation::from_answer(*reply.result, reply.waited)?;
+        let record = explanation.into_record(line.source, line.kept_line);
+        self.archive(line.order.as_ref(), self.writer.format().render(&record))
+            .await
+    }
+
+    /// The result of a `process_log_entries` call: a summary, and one outcome per line.
+    fn batch_result(&self, outcomes: Vec<Result<(), ToolFailure>>) -> CallToolResult {
+        let total = outcomes.len();
+        let archived = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        let entries = outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(()) => EntryOutcome::Archived,
+                Err(failure) => EntryOutcome::Failed {
+                    message: failure.message,
+                    detail: failure.detail,
+                },
+            })
+            .collect();
+        let mut result = CallToolResult::success(vec![ContentBlock::text(format!(
+            "{archived} of {total} log lines analyzed and appended to '{}'.",
+            self.report_name
+        ))]);
+        result.structured_content =
+            Some(serde_json::to_value(BatchOutcomes { entries }).expect("outcomes serialize"));
+        result.is_error = Some(archived == 0);
+        result
     }
 
     /// The sampling request that asks for an explanation of `log_line`.
@@ -330,6 +522,7 @@ impl Explanation {
 }
 
 /// A failed explanation: the message the caller reads and its classification.
+#[derive(Clone)]
 pub(super) struct ToolFailure {
     pub(super) message: String,
     detail: FailureDetail,
