@@ -58,10 +58,10 @@ async fn the_conformance_suite_passes_against_our_server() {
 async fn fixture_tools_are_only_served_when_asked_for() {
     let (_dir, report) = scratch_report();
     for (extra, expected) in [
-        (&[][..], vec!["process_log_entry"]),
+        (&[][..], vec!["process_log_entries", "process_log_entry"]),
         (
             &["--conformance-fixtures"][..],
-            vec!["process_log_entry", "test_sampling"],
+            vec!["process_log_entries", "process_log_entry", "test_sampling"],
         ),
     ] {
         let mut server = ServeProcess::start(&report, extra).await;

@@ -127,6 +127,9 @@ pub enum SupervisorMessage {
         result: Result<ActorRef<ConnectionMessage>, String>,
     },
     Tick,
+    /// Send what waits now: asked for once after the messages queued before it, so entries
+    /// freed by several of them go out together.
+    SendWaiting,
     /// Ctrl-C or SIGTERM: stop reading; a second one stops waiting.
     Interrupt,
 }
@@ -197,6 +200,8 @@ pub struct SupervisorState {
     over_budget: Option<String>,
     plan: PlanParts,
     failures_broken: bool,
+    /// A `SendWaiting` is queued.
+    send_queued: bool,
     started: Instant,
     feeder: Option<JoinHandle<()>>,
     input_ended: bool,
@@ -270,6 +275,7 @@ impl Actor for Supervisor {
             myself: myself.clone(),
             over_budget: None,
             failures_broken: false,
+            send_queued: false,
             plan: PlanParts {
                 job: plan.job,
                 source: plan.source,
@@ -341,6 +347,7 @@ impl Actor for Supervisor {
             }
             return Ok(());
         }
+        let sending = matches!(message, SupervisorMessage::SendWaiting);
         match message {
             SupervisorMessage::Input(item, place) => state.accept(item, place),
             SupervisorMessage::InputEnded => state.input_ended = true,
@@ -363,6 +370,10 @@ impl Actor for Supervisor {
                 generation,
                 result,
             } => state.connected(index, generation, result),
+            SupervisorMessage::SendWaiting => {
+                state.send_queued = false;
+                state.send_waiting();
+            }
             SupervisorMessage::Tick => {
                 state.show_progress();
                 if let Err(error) = state.save_checkpoint().await {
@@ -386,7 +397,9 @@ impl Actor for Supervisor {
                 state.interrupt_deadline = Some(Instant::now() + INTERRUPT_GRACE);
             }
         }
-        state.send_waiting();
+        if !sending {
+            state.queue_send();
+        }
         state.list_unaffordable().await;
         state.settle();
         if state.is_finished() {
@@ -501,6 +514,14 @@ impl SupervisorState {
         match &mut self.held.get_mut(line)?.slot {
             Slot::Entry(entry) => Some(entry),
             Slot::Blank | Slot::Filtered => None,
+        }
+    }
+
+    /// Asks for a `SendWaiting` unless one is queued already.
+    fn queue_send(&mut self) {
+        if !self.send_queued {
+            self.send_queued = true;
+            let _ = self.myself.send_message(SupervisorMessage::SendWaiting);
         }
     }
 

@@ -1,0 +1,174 @@
+//! Batched calls (`process_log_entries`): several lines in one tool call on either protocol
+//! revision, each archived or failed on its own and kept in the job's order; jobs batch the
+//! entries ready at once and give the same report whatever the batch size.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use common::*;
+use log_archiver::client::{
+    ProtocolChoice, SamplingHandler, ServerTarget, connect, process_log_entries,
+};
+use log_archiver::llm::OfflineBackend;
+use log_archiver::mock::{Fault, MockSettings};
+use log_archiver::protocol::{
+    BATCH_META_KEY, BatchPlaces, EntryOrder, EntryOutcome, EntryPlace, SKIP_REQUEST, meta_with,
+};
+use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject};
+
+/// The `_meta` placing `count` lines of job `job` at entry numbers 0, 1, 2, ...
+fn places(job: &str, count: u64) -> RequestMetaObject {
+    let places = BatchPlaces {
+        job: job.to_string(),
+        source: Some("app.log".into()),
+        entries: (0..count)
+            .map(|seq| EntryPlace { seq, line: seq + 1 })
+            .collect(),
+    };
+    RequestMetaObject(meta_with(BATCH_META_KEY, &places))
+}
+
+#[tokio::test]
+async fn each_line_of_a_batch_is_archived_or_fails_on_its_own_on_both_revisions() {
+    let (_dir, report) = scratch_report();
+    let mut server = ServeProcess::start(&report, &["--max-log-line-bytes", "100"]).await;
+    let target = ServerTarget::Http {
+        url: server.url.clone(),
+        auth_token: None,
+    };
+    for protocol in [ProtocolChoice::V2026_07_28, ProtocolChoice::V2025_11_25] {
+        let job = format!("{protocol:?}");
+        let handler = SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(protocol);
+        let session = connect(&target, handler).await.unwrap();
+        let lines = vec![
+            format!("ERROR {job} first"),
+            format!("ERROR {job} {}", "too long ".repeat(20)),
+            format!("ERROR {job} third"),
+        ];
+        let outcomes = process_log_entries(&session, &lines, places(&job, 3))
+            .await
+            .unwrap();
+        assert_eq!(outcomes[0], EntryOutcome::Archived, "{protocol:?}");
+        let EntryOutcome::Failed { detail, .. } = &outcomes[1] else {
+            panic!("{protocol:?}: the long line fails: {outcomes:?}");
+        };
+        assert_eq!(detail.kind, "log_line_too_long", "{protocol:?}");
+        assert_eq!(outcomes[2], EntryOutcome::Archived, "{protocol:?}");
+
+        // The third record waits for the second entry, which the job then gives up on.
+        let raw = report_raw_lines(&read_report(&report));
+        assert_eq!(raw.last(), Some(&lines[0]), "{protocol:?}");
+        let skip = serde_json::to_value(EntryOrder {
+            job: job.clone(),
+            seq: 1,
+        })
+        .unwrap();
+        session
+            .send_request(ClientRequest::CustomRequest(CustomRequest::new(
+                SKIP_REQUEST,
+                Some(skip),
+            )))
+            .await
+            .unwrap();
+        let raw = report_raw_lines(&read_report(&report));
+        assert_eq!(
+            raw[raw.len() - 2..],
+            [lines[0].clone(), lines[2].clone()],
+            "{protocol:?}"
+        );
+
+        // Places that do not match the lines are refused before anything is asked.
+        let refused = process_log_entries(&session, &lines, places(&job, 2)).await;
+        assert!(refused.is_err(), "{protocol:?}: {refused:?}");
+        let refused = process_log_entries(&session, &[], places(&job, 0)).await;
+        assert!(refused.is_err(), "{protocol:?}: {refused:?}");
+        session.cancel().await.unwrap();
+    }
+    server.child.kill().await.expect("serve stops");
+    assert_eq!(report_raw_lines(&read_report(&report)).len(), 4);
+}
+
+#[tokio::test]
+async fn every_batch_size_gives_the_same_report() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 300);
+    for (batch, protocol) in [("1", "auto"), ("7", "2026-07-28"), ("256", "2025-11-25")] {
+        let report = dir.path().join(format!("batch-{batch}.txt"));
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args([
+            "--batch",
+            batch,
+            "--protocol",
+            protocol,
+            "--concurrency",
+            "32",
+        ]);
+        archive.args(["--dedup", "off", "--rpm", "unlimited"]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(0), "batch {batch}: {}", finished.stderr);
+        assert_eq!(
+            read_report(&report),
+            expected_report(&lines),
+            "batch {batch}"
+        );
+    }
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn failed_answers_in_batches_fail_only_their_own_entries_on_both_revisions() {
+    let mock = start_mock(MockSettings {
+        faults: vec!["500:every=3".parse::<Fault>().unwrap()],
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 60);
+    for protocol in ["2026-07-28", "2025-11-25"] {
+        let report = dir.path().join(format!("{protocol}.txt"));
+        let mut archive = archive_command(&mock, &log, &report);
+        archive.args([
+            "--protocol",
+            protocol,
+            "--batch",
+            "16",
+            "--concurrency",
+            "8",
+        ]);
+        archive.args(["--dedup", "off", "--rpm", "unlimited", "--max-retries", "0"]);
+        let finished = finish(archive).await;
+        assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
+
+        let archived = report_raw_lines(&read_report(&report));
+        let failures = dir.path().join(format!("{protocol}.txt.failed.csv"));
+        let mut reader = csv::Reader::from_path(&failures).expect("failures file");
+        let headers = reader.headers().unwrap().clone();
+        let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+        let (raw_column, kind_column) = (column("raw"), column("error_kind"));
+        let failed: Vec<(String, String)> = reader
+            .records()
+            .map(|row| {
+                let row = row.unwrap();
+                (row[raw_column].to_string(), row[kind_column].to_string())
+            })
+            .collect();
+        // Every third LLM request failed, once each: a third of the entries, each its own kind.
+        assert_eq!(failed.len(), 20, "{protocol}: {failed:?}");
+        for (_, kind) in &failed {
+            assert_eq!(kind, "llm_server_error", "{protocol}");
+        }
+        // Each line is in exactly one of the two, and the report keeps the input order.
+        let failed_lines: HashSet<&String> = failed.iter().map(|(raw, _)| raw).collect();
+        let expected: Vec<&String> = lines
+            .iter()
+            .filter(|line| !failed_lines.contains(line))
+            .collect();
+        assert_eq!(archived.iter().collect::<Vec<_>>(), expected, "{protocol}");
+    }
+    mock.stop().await;
+}
