@@ -9,8 +9,9 @@
 //! file, and one client session. `llm_hop_only` is the Anthropic backend against the mock alone
 //! (to split the round trip; the mock's zero latency is a `tokio::time::sleep(0)`, which waits
 //! for the next 1 ms timer tick); `single_call` is the latency of one call with nothing else in
-//! flight; `concurrent_64` is 64 calls in flight at once on the same session, in calls/s, which
-//! is what bounds `archive`'s throughput when the LLM answers instantly.
+//! flight; `concurrent_64` is 64 calls in flight at once on the same session, in calls/s;
+//! `batched_64` is the same 64 lines as four `process_log_entries` calls of 16 in flight at once,
+//! in lines/s, which is how `archive` sends entries to the built-in server.
 
 mod common;
 
@@ -20,19 +21,24 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use log_archiver::bench::sample_log_line;
-use log_archiver::client::{SamplingHandler, ServerTarget, connect, process_log_entry};
+use log_archiver::client::{
+    SamplingHandler, ServerTarget, connect, process_log_entries, process_log_entry,
+};
 use log_archiver::llm::{
     AnthropicBackend, AnthropicSettings, ChatMessage, ChatRole, CompletionRequest, LlmBackend,
 };
 use log_archiver::mock::{MockLlm, MockSettings};
+use log_archiver::protocol::EntryOutcome;
 use log_archiver::report::{OrderPolicy, ReportFormat, ReportWriter};
 use log_archiver::server::{
     HttpServer, HttpServerSettings, LogArchiverServer, PromptTemplate, SYSTEM_PROMPT, ToolSettings,
 };
 use tokio::net::TcpListener;
 
-/// Calls in flight at once in the concurrent benchmark.
+/// Lines in flight at once in the concurrent and batched benchmarks.
 const CONCURRENT: usize = 64;
+/// Lines per call in the batched benchmark.
+const BATCH: usize = 16;
 
 async fn start_server(report: &std::path::Path) -> (HttpServer, ReportWriter) {
     let settings = ToolSettings::default();
@@ -137,12 +143,35 @@ fn bench_round_trip(c: &mut Criterion) {
             }
         })
     });
+    group.bench_function("batched_64", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let first = next_line.fetch_add(CONCURRENT, Ordering::Relaxed);
+            let lines: Vec<String> = (first..first + CONCURRENT).map(sample_log_line).collect();
+            let calls: Vec<_> = lines
+                .chunks(BATCH)
+                .map(|batch| {
+                    let (session, batch) = (session.clone(), batch.to_vec());
+                    tokio::spawn(async move {
+                        process_log_entries(&session, &batch, Default::default()).await
+                    })
+                })
+                .collect();
+            for call in calls {
+                let outcomes = call.await.expect("task").expect("call succeeds");
+                assert!(
+                    outcomes
+                        .iter()
+                        .all(|outcome| *outcome == EntryOutcome::Archived)
+                );
+            }
+        })
+    });
     group.finish();
 
-    let calls = next_line.load(Ordering::Relaxed) as u64;
+    let calls = next_line.load(Ordering::Relaxed) as u64; // one line each
     runtime.block_on(async {
         let requests = mock.stats().snapshot().requests;
-        assert_eq!(requests, calls + llm_requests, "one LLM request per call");
+        assert_eq!(requests, calls + llm_requests, "one LLM request per line");
         Arc::into_inner(session)
             .expect("no call in flight")
             .cancel()

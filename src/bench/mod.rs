@@ -12,6 +12,6 @@ mod scenario;
 
 pub use chart::write_chart;
 pub use results::{RunResult, RunStatus, print_table, write_csv};
-pub use run::{BenchWorkspace, run_scenario};
+pub use run::{BenchWorkspace, RunSettings, run_scenario};
 pub use sample_lines::sample_log_line;
 pub use scenario::{ClientLimit, LatencyProfile, Matrix, Scenario, expand_matrix};

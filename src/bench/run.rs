@@ -20,19 +20,22 @@ pub struct BenchWorkspace {
     dir: tempfile::TempDir,
     /// A log given by the user, sent whole by every run.
     input: Option<PathBuf>,
+    pub settings: RunSettings,
+}
+
+/// What every run of a bench shares.
+pub struct RunSettings {
     /// The longest a run may take.
     pub run_timeout: Duration,
     /// The MCP protocol revisions every run's client offers.
     pub protocol: ProtocolChoice,
+    /// Most entries per tool call (`archive --batch`).
+    pub batch: u64,
 }
 
 impl BenchWorkspace {
     /// A scratch directory for generated logs and reports; `input` replaces generated logs.
-    pub fn new(
-        input: Option<PathBuf>,
-        run_timeout: Duration,
-        protocol: ProtocolChoice,
-    ) -> anyhow::Result<Self> {
+    pub fn new(input: Option<PathBuf>, settings: RunSettings) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("log-archiver-bench")
             .tempdir()?;
@@ -41,8 +44,7 @@ impl BenchWorkspace {
         Ok(Self {
             dir,
             input,
-            run_timeout,
-            protocol,
+            settings,
         })
     }
 
@@ -86,7 +88,7 @@ pub async fn run_scenario(
     })
     .await?;
     let mut archive = archive_command(workspace, scenario, &log, &report, &mock.base_url())?;
-    let outcome = tokio::time::timeout(workspace.run_timeout, archive.output()).await;
+    let outcome = tokio::time::timeout(workspace.settings.run_timeout, archive.output()).await;
     let mock_stats = mock.stats().snapshot();
     mock.stop().await;
     for leftover in [
@@ -141,10 +143,12 @@ fn archive_command(
         .args(["--base-url", mock_url])
         .args(["--dedup", "off", "--progress", "off", "--json"])
         .args(["--concurrency", &scenario.concurrency.to_string()])
+        .args(["--batch", &workspace.settings.batch.to_string()])
         .args(["--connections", &scenario.connections.to_string()])
         .args([
             "--protocol",
             workspace
+                .settings
                 .protocol
                 .to_possible_value()
                 .expect("named")

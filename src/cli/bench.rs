@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::args::parse_duration;
 use crate::bench::{
-    BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunStatus, expand_matrix, print_table,
-    run_scenario, write_chart, write_csv,
+    BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunSettings, RunStatus, expand_matrix,
+    print_table, run_scenario, write_chart, write_csv,
 };
 use crate::client::ProtocolChoice;
 
@@ -62,6 +62,11 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
     pub protocol: ProtocolChoice,
 
+    /// Most entries per tool call in every run (`archive --batch`; 1 sends each entry in a
+    /// call of its own).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub batch: u64,
+
     /// Where to write bench.csv and throughput.svg.
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
@@ -111,7 +116,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .map_err(|error| anyhow::anyhow!("cannot create '{}': {error}", args.out.display()))?;
     let scenarios = expand_matrix(&args.matrix());
-    let workspace = BenchWorkspace::new(args.input.clone(), args.run_timeout, args.protocol)?;
+    let settings = RunSettings {
+        run_timeout: args.run_timeout,
+        protocol: args.protocol,
+        batch: args.batch,
+    };
+    let workspace = BenchWorkspace::new(args.input.clone(), settings)?;
     let mut results = Vec::with_capacity(scenarios.len());
     for (index, scenario) in scenarios.iter().enumerate() {
         let amount = match &args.input {
