@@ -2,7 +2,7 @@
 """Peer comparison: the same log-archiving workload through the official Python MCP SDK and through
 log-archiver, against one shared mock LLM. Normally started by benches/peer/run.sh.
 
-    peer_bench.py compare --bin target/release/log-archiver [--latency 0,200ms] [--lines 2000,200]
+    peer_bench.py compare --bin target/release/log-archiver [--latency 0,200ms] [--lines 10000,200]
                           [--concurrency 16[,64...]] [--py-sessions N] [--repeat K] [--timeout S]
     peer_bench.py server --port PORT --report PATH       (the Python stack's MCP server)
     peer_bench.py client --url URL --mock URL --log FILE --concurrency C --sessions S
@@ -545,7 +545,7 @@ def main() -> int:
     p = sub.add_parser("compare", help="run both stacks and print the table")
     p.add_argument("--bin", default="target/release/log-archiver")
     p.add_argument("--latency", default="0", help="mock LLM latencies, comma-separated (0, 200ms, 1s)")
-    p.add_argument("--lines", default="2000", help="lines per run: one count, or one per latency")
+    p.add_argument("--lines", default="10000", help="lines per run: one count, or one per latency")
     p.add_argument("--concurrency", default="16", help="calls in flight, comma-separated values")
     p.add_argument("--py-sessions", type=int, default=0,
                    help="MCP sessions of the Python client (default: one per call in flight, since "

@@ -4,13 +4,14 @@
 # ClientSession client, mcp==1.30.0) and through `log-archiver archive`, against one shared
 # `log-archiver mock-llm`. Prints lines/s of both stacks and the ratio ours/python.
 #
-#   benches/peer/run.sh                                   # 0 ms latency, 2000 lines, C=16
-#   benches/peer/run.sh --latency 0,200ms --lines 2000,200 --concurrency 16,64
+#   benches/peer/run.sh                                   # 0 ms latency, 10000 lines, C=16
+#   benches/peer/run.sh --latency 0,200ms --lines 10000,200 --concurrency 16,64
 #   benches/peer/run.sh --repeat 3 --keep                 # median of 3; keep logs and reports
 #
 # Options (passed to peer_bench.py compare; see `peer_bench.py compare --help`):
 #   --latency L[,L...]       mock LLM latency per answer (0, 200ms, 1s); default 0
-#   --lines N[,N...]         lines per run: one count, or one per latency; default 2000
+#   --lines N[,N...]         lines per run: one count, or one per latency; default 10000 (log-archiver
+#                            gets through 2000 in a quarter of a second, where start-up and noise weigh)
 #   --concurrency C[,C...]   calls in flight, for both stacks; default 16
 #   --py-sessions S          Python client sessions (default: one per call in flight)
 #   --connections N          log-archiver's --connections (default: its own, 4)
