@@ -84,6 +84,9 @@ async fn each_line_of_a_batch_is_archived_or_fails_on_its_own_on_both_revisions(
         assert!(refused.is_err(), "{protocol:?}: {refused:?}");
         let refused = process_log_entries(&session, &[], places(&job, 0)).await;
         assert!(refused.is_err(), "{protocol:?}: {refused:?}");
+        let malformed = RequestMetaObject(meta_with(BATCH_META_KEY, &"not places"));
+        let refused = process_log_entries(&session, &lines, malformed).await;
+        assert!(refused.is_err(), "{protocol:?}: {refused:?}");
         session.cancel().await.unwrap();
     }
     server.child.kill().await.expect("serve stops");
@@ -171,4 +174,78 @@ async fn failed_answers_in_batches_fail_only_their_own_entries_on_both_revisions
         assert_eq!(archived.iter().collect::<Vec<_>>(), expected, "{protocol}");
     }
     mock.stop().await;
+}
+
+#[tokio::test]
+async fn answers_count_only_with_the_request_state_of_their_own_batch() {
+    use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, InputResponses};
+
+    let (_dir, report) = scratch_report();
+    let mut server = ServeProcess::start(&report, &[]).await;
+    let target = ServerTarget::Http {
+        url: server.url.clone(),
+        auth_token: None,
+    };
+    let handler =
+        SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(ProtocolChoice::V2026_07_28);
+    let session = connect(&target, handler).await.unwrap();
+    let call = || {
+        let arguments = serde_json::json!({ "log_lines": ["ERROR a", "ERROR b"] });
+        CallToolRequestParams::new("process_log_entries")
+            .with_arguments(arguments.as_object().cloned().unwrap())
+    };
+    let complete = |response: CallToolResponse| -> CallToolResult {
+        match response {
+            CallToolResponse::Complete(result) => result,
+            other => panic!("expected a tool result, got {other:?}"),
+        }
+    };
+    let outcome_kinds = |result: &CallToolResult| -> Vec<String> {
+        let entries = &result.structured_content.as_ref().unwrap()["entries"];
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["kind"].as_str().unwrap_or("archived").to_string())
+            .collect()
+    };
+
+    // The first round asks for one explanation per line, under keys naming the lines.
+    let CallToolResponse::InputRequired(asked) = session.call_tool_once(call()).await.unwrap()
+    else {
+        panic!("expected an input-required result");
+    };
+    let mut keys: Vec<String> = asked.input_requests.unwrap().into_keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["explanation/0", "explanation/1"]);
+    let state = asked.request_state.expect("a request state");
+
+    let answer = serde_json::json!({
+        "role": "assistant",
+        "content": {"type": "text", "text": "An explanation."},
+        "model": "test"
+    });
+    let mut one_answer = InputResponses::new();
+    one_answer.insert("explanation/1".into(), answer);
+
+    // Answers without the request state are refused, whole.
+    let mut stateless = call();
+    stateless.input_responses = Some(one_answer.clone());
+    let refused = complete(session.call_tool_once(stateless).await.unwrap());
+    assert_eq!(
+        outcome_kinds(&refused),
+        ["sampling_failed", "sampling_failed"]
+    );
+    assert_eq!(refused.is_error, Some(true));
+
+    // With the state, the answered line is archived and the other fails alone.
+    let mut answered = call();
+    answered.request_state = Some(state);
+    answered.input_responses = Some(one_answer);
+    let result = complete(session.call_tool_once(answered).await.unwrap());
+    assert_eq!(outcome_kinds(&result), ["sampling_failed", "archived"]);
+    assert_eq!(result.is_error, Some(false));
+    assert_eq!(report_raw_lines(&read_report(&report)), ["ERROR b"]);
+    session.cancel().await.unwrap();
+    server.child.kill().await.expect("serve stops");
 }

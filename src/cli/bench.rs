@@ -13,6 +13,7 @@ use crate::bench::{
     print_table, run_scenario, write_chart, write_csv,
 };
 use crate::client::ProtocolChoice;
+use crate::server::MAX_BATCH_LINES;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -64,7 +65,7 @@ pub struct BenchArgs {
 
     /// Most entries per tool call in every run (`archive --batch`; 1 sends each entry in a
     /// call of its own).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH_LINES as u64))]
     pub batch: u64,
 
     /// Where to write bench.csv and throughput.svg.

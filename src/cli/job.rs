@@ -20,7 +20,7 @@ use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::progress::{JobSummary, ProgressMode};
 use crate::pipeline::resources::ResourceUsage;
 use crate::pipeline::{CostPlan, JobInput, JobOutcome, JobSettings, JobStatus, LlmPlan, run_job};
-use crate::server::{AUTH_TOKEN_ENV, AuthToken, ToolSettings};
+use crate::server::{AUTH_TOKEN_ENV, AuthToken, MAX_BATCH_LINES, ToolSettings};
 
 /// Options of a bulk job.
 #[derive(Debug, Args)]
@@ -54,7 +54,7 @@ pub struct JobArgs {
     /// built-in server does); 1 sends each entry in a `process_log_entry` call of its own.
     /// Batches form only when several entries are ready at once, so a slow trickle of input is
     /// not held back.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH_LINES as u64))]
     pub batch: u64,
 
     /// Progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off.

@@ -90,9 +90,10 @@ pub async fn process_log_entry_with_meta(
 
 /// Sends several log lines in one `process_log_entries` call (with request `_meta` giving their
 /// places) and returns one outcome per line, in order. On 2026-07-28 the server asks for every
-/// explanation at once; this client answers them all concurrently and calls again with the
-/// answers it got, so one failed answer fails only its own line (with the classification its
-/// sampling handler gave it).
+/// explanation at once; this client answers them all concurrently (only sampling requests, at
+/// most one per line) and calls again with the answers it got, so one failed answer fails only
+/// its own line (with the classification its sampling handler gave it). A server that asks
+/// again after that fails every line, as a protocol error.
 pub async fn process_log_entries(
     session: &ClientSession,
     log_lines: &[String],
@@ -106,13 +107,25 @@ pub async fn process_log_entries(
     let (result, local_failures) = match session.call_tool_once(params.clone()).await? {
         CallToolResponse::Complete(result) => (result, HashMap::new()),
         CallToolResponse::InputRequired(asked) => {
-            let (answers, local_failures) =
-                answer_all(session, asked.input_requests.unwrap_or_default()).await;
+            let requests = asked.input_requests.unwrap_or_default();
+            let (answers, local_failures) = answer_all(session, requests, log_lines.len()).await;
             params.input_responses = Some(answers);
             params.request_state = asked.request_state;
             match session.call_tool_once(params).await? {
                 CallToolResponse::Complete(result) => (result, local_failures),
-                _ => return Err(ServiceError::UnexpectedResponse),
+                _ => {
+                    let failure = EntryOutcome::Failed {
+                        message: format!(
+                            "the server asked for more input after {BATCH_TOOL_NAME} was \
+                             answered; nothing is archived for this line"
+                        ),
+                        detail: FailureDetail {
+                            kind: "mcp_error".into(),
+                            attempts: None,
+                        },
+                    };
+                    return Ok(vec![failure; log_lines.len()]);
+                }
             }
         }
         _ => return Err(ServiceError::UnexpectedResponse),
@@ -126,42 +139,41 @@ pub async fn process_log_entries(
     Ok(outcomes)
 }
 
-/// Answers every sampling request of an input-required result at once. Returns the answers by
-/// key, and the failed ones by the line they stand for.
+/// Answers the sampling requests of an input-required result at once: those whose key names
+/// one of the call's `lines` (anything else is left unanswered, so a server cannot spend more
+/// than one LLM request per line). Returns the answers by key, and the failed ones by line.
 async fn answer_all(
     session: &ClientSession,
     requests: rmcp::model::InputRequests,
+    lines: usize,
 ) -> (InputResponses, HashMap<usize, EntryOutcome>) {
     let handler = session.service();
-    let never_cancelled = CancellationToken::new();
-    let answered = futures::future::join_all(requests.into_iter().map(|(key, request)| {
-        let never_cancelled = &never_cancelled;
+    // Nothing cancels an answer but the call itself, whose future is dropped on its timeout.
+    let not_cancelled_by_server = CancellationToken::new();
+    let answerable = requests.into_iter().filter_map(|(key, request)| {
+        let index = batch_answer_index(&key).filter(|index| *index < lines)?;
+        match request {
+            InputRequest::CreateMessage(request) => Some((key, index, request.params)),
+            _ => None,
+        }
+    });
+    let answered = futures::future::join_all(answerable.map(|(key, index, params)| {
+        let not_cancelled_by_server = &not_cancelled_by_server;
         async move {
-            let answer = match request {
-                InputRequest::CreateMessage(request) => {
-                    handler.answer(request.params, never_cancelled).await
-                }
-                _ => Err(ErrorData::invalid_request(
-                    "this client answers only sampling requests",
-                    None,
-                )),
-            };
-            (key, answer)
+            let answer = handler.answer(params, not_cancelled_by_server).await;
+            (key, index, answer)
         }
     }))
     .await;
     let mut answers = InputResponses::new();
     let mut failures = HashMap::new();
-    for (key, answer) in answered {
+    for (key, index, answer) in answered {
         match answer {
             Ok(result) => {
                 let value = serde_json::to_value(result).expect("sampling results serialize");
                 answers.insert(key, value);
             }
             Err(error) => {
-                let Some(index) = batch_answer_index(&key) else {
-                    continue;
-                };
                 let detail = local_sampling_failure(&error).unwrap_or(FailureDetail {
                     kind: "sampling_failed".into(),
                     attempts: None,

@@ -79,6 +79,9 @@ pub enum ConnectionMessage {
     Skip { seq: u64 },
     /// A call found the session broken: stop so the supervisor reconnects.
     Broken(String),
+    /// Whether this connection sends several entries per call (the server offers
+    /// `process_log_entries`).
+    TakesBatches(ractor::RpcReplyPort<bool>),
 }
 
 pub struct ConnectionActor;
@@ -176,6 +179,9 @@ impl Actor for ConnectionActor {
                     });
                 });
             }
+            ConnectionMessage::TakesBatches(reply) => {
+                let _ = reply.send(state.batches);
+            }
             ConnectionMessage::Broken(reason) => {
                 tracing::warn!(connection = state.tag.index, %reason, "MCP session broken; reconnecting");
                 myself.stop(Some(reason));
@@ -268,7 +274,13 @@ impl ConnectionState {
         let supervisor = self.supervisor.clone();
         let connection = self.tag;
         tokio::spawn(async move {
-            let results = call.await;
+            let mut results = call.await;
+            // Every entry gets an outcome, even from a call that reported too few.
+            results.resize_with(seqs.len(), || CallResult::Failed {
+                kind: "tool_error".into(),
+                message: "the call reported no outcome for this entry".into(),
+                llm_attempts: None,
+            });
             if let Some(CallResult::Lost(reason)) = results
                 .iter()
                 .find(|result| matches!(result, CallResult::Lost(_)))

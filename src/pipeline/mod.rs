@@ -185,8 +185,8 @@ pub async fn run_job(
     ));
     let concurrency = calls_in_flight(settings.concurrency, &settings.llm.limits, &settings.tool);
     // An entry of a batched call is held until the call's slowest answer is in; twice the
-    // concurrency in flight keeps the samplers busy meanwhile.
-    let entries_in_flight = match settings.batch {
+    // concurrency in flight keeps the samplers busy meanwhile (once a connection batches).
+    let batched_in_flight = match settings.batch {
         0 | 1 => concurrency,
         _ => calls_in_flight(
             settings.concurrency.saturating_mul(2),
@@ -242,9 +242,10 @@ pub async fn run_job(
         target,
         handler,
         connections,
-        concurrency: entries_in_flight,
+        concurrency,
+        batched_in_flight,
         batch: settings.batch,
-        window: (entries_in_flight * 8).max(256),
+        window: (batched_in_flight * 8).max(256),
         call_timeout: settings.tool.sampling_timeout + Duration::from_secs(60),
         // When the server restarts, every session breaks at once and an entry sent again may
         // land on a session not yet known to be broken: it may be lost once per connection

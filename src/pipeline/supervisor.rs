@@ -47,8 +47,11 @@ pub struct JobPlan {
     pub target: ServerTarget,
     pub handler: SamplingHandler,
     pub connections: usize,
-    /// Most entries in flight at once, over all connections.
+    /// Most entries in flight at once, over all connections, when no connection batches.
     pub concurrency: usize,
+    /// Most entries in flight at once when a connection batches: more than `concurrency`, so
+    /// the LLM stays busy while a batch waits for its slowest answer.
+    pub batched_in_flight: usize,
     /// Most entries sent together in one call (when the server takes several).
     pub batch: usize,
     /// Most input lines held at once (in flight, or done and waiting for an earlier one).
@@ -124,7 +127,8 @@ pub enum SupervisorMessage {
     Connected {
         index: usize,
         generation: u64,
-        result: Result<ActorRef<ConnectionMessage>, String>,
+        /// The connection, and whether it sends several entries per call.
+        result: Result<(ActorRef<ConnectionMessage>, bool), String>,
     },
     Tick,
     /// Send what waits now: asked for once after the messages queued before it, so entries
@@ -189,6 +193,8 @@ struct ConnectionSlot {
     /// Counts connection attempts; outcomes and attempts carry it to tell stale ones apart.
     generation: u64,
     connecting: bool,
+    /// The connection sends several entries per call.
+    batches: bool,
     in_flight: usize,
     connect_failures: u32,
 }
@@ -228,6 +234,7 @@ struct PlanParts {
     target: ServerTarget,
     handler: SamplingHandler,
     concurrency: usize,
+    batched_in_flight: usize,
     batch: usize,
     call_timeout: Duration,
     max_sends: u32,
@@ -282,6 +289,7 @@ impl Actor for Supervisor {
                 target: plan.target,
                 handler: plan.handler,
                 concurrency: plan.concurrency.max(1),
+                batched_in_flight: plan.batched_in_flight.max(plan.concurrency).max(1),
                 batch: plan.batch.max(1),
                 call_timeout: plan.call_timeout,
                 max_sends: plan.max_sends.max(1),
@@ -340,7 +348,8 @@ impl Actor for Supervisor {
         if state.done.is_none() {
             // The job is over: a connection that comes up late is closed again.
             if let SupervisorMessage::Connected {
-                result: Ok(actor), ..
+                result: Ok((actor, _)),
+                ..
             } = message
             {
                 actor.stop(None);
@@ -532,9 +541,13 @@ impl SupervisorState {
         outgoing.resize_with(self.connections.len(), Vec::new);
         self.choose_waiting(&mut outgoing);
         for (index, entries) in outgoing.into_iter().enumerate() {
-            let Some(actor) = &self.connections[index].actor else {
+            if entries.is_empty() {
                 continue;
-            };
+            }
+            let actor = self.connections[index]
+                .actor
+                .as_ref()
+                .expect("chosen connections are live");
             for call in calls_of(entries, self.plan.batch) {
                 let _ = actor.send_message(ConnectionMessage::Process(call));
             }
@@ -548,7 +561,8 @@ impl SupervisorState {
         }
         let spent = self.plan.llm_stats.tokens_by_model();
         let mut reserved = self.reserved_tokens();
-        while self.in_flight < self.plan.concurrency {
+        let limit = self.in_flight_limit();
+        while self.in_flight < limit {
             let Some(index) = self.least_busy_connection() else {
                 return;
             };
@@ -623,6 +637,19 @@ impl SupervisorState {
         }
     }
 
+    /// Most entries in flight now: more while a live connection batches.
+    fn in_flight_limit(&self) -> usize {
+        let batching = self
+            .connections
+            .iter()
+            .any(|slot| slot.actor.is_some() && slot.batches);
+        if batching {
+            self.plan.batched_in_flight
+        } else {
+            self.plan.concurrency
+        }
+    }
+
     fn least_busy_connection(&self) -> Option<usize> {
         self.connections
             .iter()
@@ -636,6 +663,10 @@ impl SupervisorState {
         let Some(slot) = self.entry_mut(seq) else {
             return; // already settled
         };
+        if slot.awaiting_skip.is_some() {
+            // Given up on: the server's answer to the skip says whether a record landed.
+            return;
+        }
         let current = slot.connection;
         if let CallResult::Lost(reason) = result {
             // Only the current send counts; a lost earlier send was already replaced.
@@ -882,10 +913,17 @@ impl SupervisorState {
         );
         let myself = self.myself.clone();
         tokio::spawn(async move {
-            let result = Actor::spawn_linked(Some(name), ConnectionActor, args, myself.get_cell())
+            let spawned = Actor::spawn_linked(Some(name), ConnectionActor, args, myself.get_cell())
                 .await
                 .map(|(actor, _)| actor)
                 .map_err(|error| root_message(&error));
+            let result = match spawned {
+                Ok(actor) => {
+                    let batches = ractor::call!(actor, ConnectionMessage::TakesBatches);
+                    Ok((actor, batches.unwrap_or(false)))
+                }
+                Err(error) => Err(error),
+            };
             let _ = myself.send_message(SupervisorMessage::Connected {
                 index,
                 generation,
@@ -898,19 +936,20 @@ impl SupervisorState {
         &mut self,
         index: usize,
         generation: u64,
-        result: Result<ActorRef<ConnectionMessage>, String>,
+        result: Result<(ActorRef<ConnectionMessage>, bool), String>,
     ) {
         let slot = &mut self.connections[index];
         if slot.generation != generation {
-            if let Ok(actor) = result {
+            if let Ok((actor, _)) = result {
                 actor.stop(None);
             }
             return;
         }
         slot.connecting = false;
         match result {
-            Ok(actor) => {
+            Ok((actor, batches)) => {
                 slot.actor = Some(actor);
+                slot.batches = batches;
                 slot.connect_failures = 0;
             }
             Err(error) => {

@@ -54,7 +54,8 @@ pub(super) enum Answers {
 /// client is asked from inside the call, all questions at once (waiting at most `timeout` for
 /// each); a 2026-07-28 client is sent an input-required result, and its next call carries the
 /// answers, whose request state must match these very questions (a question it left
-/// unanswered fails alone). A client that cannot sample is refused.
+/// unanswered fails alone; a call with answers but no state fails whole). A client that cannot
+/// sample is refused.
 pub(super) async fn answers(
     context: &RequestContext<RoleServer>,
     request_state: Option<String>,
@@ -91,7 +92,7 @@ pub(super) async fn answers(
         return Ok(Answers::Ready(futures::future::join_all(asked).await));
     }
     let state = request_state_of(&questions);
-    let Some(request_state) = request_state else {
+    if request_state.is_none() && responses.is_none() {
         let requests: InputRequests = questions
             .into_iter()
             .map(|question| {
@@ -103,8 +104,8 @@ pub(super) async fn answers(
             Some(requests),
             Some(state),
         )));
-    };
-    if request_state != state {
+    }
+    if request_state.as_deref() != Some(state.as_str()) {
         return Err(ToolFailure::new(
             "sampling_failed",
             None,

@@ -1,6 +1,8 @@
-//! The `process_log_entry` tool: ask the calling client's LLM (MCP sampling) to explain a log
-//! line, then append the line and its explanation to the report through the writer actor, in
-//! the job's input order when the call carries ordering information (see `protocol`).
+//! The `process_log_entry` tool and its batched form `process_log_entries`: ask the calling
+//! client's LLM (MCP sampling) to explain each log line, then append the line and its
+//! explanation to the report through the writer actor, in the job's input order when the call
+//! carries ordering information (see `protocol`). Each line of a batch is archived or fails on
+//! its own.
 
 // Sampling is deprecated in the newest protocol revision but is what classic clients speak.
 #![allow(deprecated)]
@@ -108,6 +110,7 @@ pub struct ProcessLogEntryArgs {
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 pub struct ProcessLogEntriesArgs {
     /// Raw log lines (or entries) to explain and archive, in order; at most 256.
+    #[schemars(length(min = 1, max = 256))]
     pub log_lines: Vec<String>,
 }
 
@@ -241,7 +244,15 @@ fn batch_lines(log_lines: Vec<String>, meta: &RequestMetaObject) -> Result<Vec<L
             None,
         ));
     }
-    let places: Option<BatchPlaces> = read_meta(meta, BATCH_META_KEY);
+    let places: Option<BatchPlaces> = match meta.0.get(BATCH_META_KEY) {
+        None => None,
+        Some(value) => Some(serde_json::from_value(value.clone()).map_err(|error| {
+            ErrorData::invalid_params(
+                format!("the _meta '{BATCH_META_KEY}' is invalid: {error}"),
+                None,
+            )
+        })?),
+    };
     if let Some(places) = &places
         && places.entries.len() != log_lines.len()
     {
@@ -579,8 +590,9 @@ impl ServerHandler for LogArchiverServer {
         ServerInfo::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
             .with_instructions(
-                "Call process_log_entry with one log line; the server asks your LLM to explain it \
-                 (sampling) and archives both in its incident report.",
+                "Call process_log_entry with one log line (or process_log_entries with several); \
+                 the server asks your LLM to explain each line (sampling) and archives both in \
+                 its incident report.",
             )
     }
 
