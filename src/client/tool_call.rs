@@ -93,7 +93,7 @@ pub async fn process_log_entry_with_meta(
 /// explanation at once; this client answers them all concurrently (only sampling requests, at
 /// most one per line) and calls again with the answers it got, so one failed answer fails only
 /// its own line (with the classification its sampling handler gave it). A server that asks
-/// again after that fails every line, as a protocol error.
+/// again after that, or refuses the answers, fails every line (`mcp_error`), not the session.
 pub async fn process_log_entries(
     session: &ClientSession,
     log_lines: &[String],
@@ -104,39 +104,48 @@ pub async fn process_log_entries(
         JsonObject::from_iter([("log_lines".to_string(), json!(log_lines))]),
     );
     params.meta = Some(meta);
-    let (result, local_failures) = match session.call_tool_once(params.clone()).await? {
-        CallToolResponse::Complete(result) => (result, HashMap::new()),
-        CallToolResponse::InputRequired(asked) => {
-            let requests = asked.input_requests.unwrap_or_default();
-            let (answers, local_failures) = answer_all(session, requests, log_lines.len()).await;
-            params.input_responses = Some(answers);
-            params.request_state = asked.request_state;
-            match session.call_tool_once(params).await? {
-                CallToolResponse::Complete(result) => (result, local_failures),
-                _ => {
-                    let failure = EntryOutcome::Failed {
-                        message: format!(
-                            "the server asked for more input after {BATCH_TOOL_NAME} was \
-                             answered; nothing is archived for this line"
-                        ),
-                        detail: FailureDetail {
-                            kind: "mcp_error".into(),
-                            attempts: None,
-                        },
-                    };
-                    return Ok(vec![failure; log_lines.len()]);
-                }
-            }
-        }
+    let asked = match session.call_tool_once(params.clone()).await? {
+        CallToolResponse::Complete(result) => return Ok(batch_outcomes(result, log_lines.len())),
+        CallToolResponse::InputRequired(asked) => asked,
         _ => return Err(ServiceError::UnexpectedResponse),
     };
-    let mut outcomes = batch_outcomes(result, log_lines.len());
+    let requests = asked.input_requests.unwrap_or_default();
+    let (answers, local_failures) = answer_all(session, requests, log_lines.len()).await;
+    params.input_responses = Some(answers);
+    params.request_state = asked.request_state;
+    let mut outcomes = match session.call_tool_once(params).await {
+        Ok(CallToolResponse::Complete(result)) => batch_outcomes(result, log_lines.len()),
+        Ok(_) => every_line_failed(
+            "mcp_error",
+            format!("the server asked for more input after {BATCH_TOOL_NAME} was answered"),
+            log_lines.len(),
+        ),
+        Err(ServiceError::McpError(error)) => every_line_failed(
+            "mcp_error",
+            format!("the MCP server refused the answers: {}", error.message),
+            log_lines.len(),
+        ),
+        Err(error) => return Err(error),
+    };
+    // A line whose answer failed here fails for that reason, whatever the server made of it.
     for (index, failure) in local_failures {
         if let Some(outcome @ EntryOutcome::Failed { .. }) = outcomes.get_mut(index) {
             *outcome = failure;
         }
     }
     Ok(outcomes)
+}
+
+/// The same failure for each of `lines` lines; nothing is archived for them.
+fn every_line_failed(kind: &str, message: String, lines: usize) -> Vec<EntryOutcome> {
+    let failure = EntryOutcome::Failed {
+        message: format!("{message}; nothing was archived"),
+        detail: FailureDetail {
+            kind: kind.to_string(),
+            attempts: None,
+        },
+    };
+    vec![failure; lines]
 }
 
 /// Answers the sampling requests of an input-required result at once: those whose key names
@@ -199,17 +208,14 @@ fn batch_outcomes(result: CallToolResult, lines: usize) -> Vec<EntryOutcome> {
         return entries;
     }
     let outcome = ToolOutcome::from(result);
-    let failure = EntryOutcome::Failed {
-        message: format!(
+    every_line_failed(
+        "tool_error",
+        format!(
             "the server's answer to {BATCH_TOOL_NAME} does not list one outcome per line: {}",
             outcome.text
         ),
-        detail: FailureDetail {
-            kind: "tool_error".into(),
-            attempts: None,
-        },
-    };
-    vec![failure; lines]
+        lines,
+    )
 }
 
 /// Calls any tool of the server.
