@@ -1,6 +1,7 @@
 //! Batched calls (`process_log_entries`): several lines in one tool call on either protocol
 //! revision, each archived or failed on its own and kept in the job's order; jobs batch the
-//! entries ready at once and give the same report whatever the batch size.
+//! entries ready at once and give the same report whatever the batch size; a server that never
+//! takes the answers fails each entry once.
 
 mod common;
 
@@ -248,4 +249,117 @@ async fn answers_count_only_with_the_request_state_of_their_own_batch() {
     assert_eq!(report_raw_lines(&read_report(&report)), ["ERROR b"]);
     session.cancel().await.unwrap();
     server.child.kill().await.expect("serve stops");
+}
+
+/// A server whose `process_log_entries` asks for every line's explanation on every round, so
+/// it never takes an answer: a client must fail the lines, not hang or drop its session.
+#[derive(Clone)]
+struct AlwaysAsking {
+    tool_router: rmcp::handler::server::tool::ToolRouter<Self>,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Lines {
+    log_lines: Vec<String>,
+}
+
+#[allow(deprecated)]
+#[rmcp::tool_router]
+impl AlwaysAsking {
+    #[rmcp::tool(
+        name = "process_log_entries",
+        description = "Asks again, whatever it gets."
+    )]
+    async fn process_log_entries(
+        &self,
+        rmcp::handler::server::wrapper::Parameters(args): rmcp::handler::server::wrapper::Parameters<Lines>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        use rmcp::model::{
+            CreateMessageRequest, CreateMessageRequestParams, InputRequest, InputRequests,
+            InputRequiredResult, Role, SamplingMessage, SamplingMessageContentBlock,
+        };
+        let requests: InputRequests = (0..args.log_lines.len())
+            .map(|index| {
+                let message =
+                    SamplingMessage::new(Role::User, SamplingMessageContentBlock::text("Explain."));
+                let params = CreateMessageRequestParams::new(vec![message], 20);
+                let request = InputRequest::CreateMessage(CreateMessageRequest::new(params));
+                (log_archiver::protocol::batch_answer_key(index), request)
+            })
+            .collect();
+        Ok(InputRequiredResult::new(Some(requests), Some("again".into())).into())
+    }
+}
+
+// Sampling and `ServerInfo` are deprecated in the newest revision, which this server speaks.
+#[allow(deprecated)]
+#[rmcp::tool_handler(router = self.tool_router)]
+impl rmcp::ServerHandler for AlwaysAsking {
+    fn get_info(&self) -> rmcp::model::ServerInfo {
+        rmcp::model::ServerInfo::new(
+            rmcp::model::ServerCapabilities::builder()
+                .enable_tools()
+                .build(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_takes_the_answers_fails_each_entry_once() {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let server = AlwaysAsking {
+        tool_router: AlwaysAsking::tool_router(),
+    };
+    let service = StreamableHttpService::new(
+        move || Ok(server.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let serving = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 40);
+    let report = dir.path().join("report.txt");
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args([
+        "--server",
+        &url,
+        "--protocol",
+        "2026-07-28",
+        "--batch",
+        "16",
+    ]);
+    // One session: the entries freed by one call go out together in the next.
+    archive.args(["--dedup", "off", "--rpm", "unlimited", "--concurrency", "8"]);
+    archive.args(["--connections", "1"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(2), "{}", finished.stderr);
+
+    let mut reader = csv::Reader::from_path(dir.path().join("report.txt.failed.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
+    let (raw_column, kind_column) = (column("raw"), column("error_kind"));
+    let mut failed = Vec::new();
+    for row in reader.records() {
+        let row = row.unwrap();
+        assert_eq!(&row[kind_column], "mcp_error");
+        failed.push(row[raw_column].to_string());
+    }
+    assert_eq!(failed, lines, "every entry fails once, in input order");
+    // Each line's explanation was asked for (in a batch: the server has no single tool) and
+    // answered once, never again.
+    assert_eq!(mock.stats().snapshot().requests, 40);
+    mock.stop().await;
+    serving.abort();
 }
