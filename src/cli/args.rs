@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::client::{
-    AuditLog, DEFAULT_MAX_SAMPLING_TOKENS, ModelChoice, SamplingPolicy, SamplingRules,
+    AuditLog, DEFAULT_MAX_SAMPLING_TOKENS, ModelChoice, ProtocolChoice, SamplingPolicy,
+    SamplingRules,
 };
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
@@ -261,6 +262,15 @@ pub fn parse_request_rate(text: &str) -> Result<RequestRate, String> {
             .map(RequestRate::Fixed)
             .map_err(|_| format!("'{text}' is not a positive number, auto or unlimited")),
     }
+}
+
+/// Which MCP protocol revisions a client offers.
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
+    /// Which MCP protocol revisions to offer: auto (2026-07-28 when the server offers it,
+    /// else the classic 2025-11-25), 2026-07-28 or 2025-11-25.
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub protocol: ProtocolChoice,
 }
 
 /// The report a server appends to, and its format.

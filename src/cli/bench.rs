@@ -7,12 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::args::parse_duration;
+use super::args::{ProtocolArgs, parse_duration};
 use crate::bench::{
     BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunSettings, RunStatus, expand_matrix,
     print_table, run_scenario, write_chart, write_csv,
 };
-use crate::client::ProtocolChoice;
 use crate::server::MAX_BATCH_LINES;
 
 #[derive(Debug, Args)]
@@ -58,10 +57,10 @@ pub struct BenchArgs {
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub run_timeout: Duration,
 
-    /// The MCP protocol revisions the runs' clients offer (auto takes 2026-07-28 with the
-    /// built-in server; 2025-11-25 measures the classic sampling path).
-    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
-    pub protocol: ProtocolChoice,
+    // The runs' clients offer these revisions (auto takes 2026-07-28 with the built-in server;
+    // 2025-11-25 measures the classic sampling path).
+    #[command(flatten)]
+    pub revisions: ProtocolArgs,
 
     /// Most entries per tool call in every run (`archive --batch`; 1 sends each entry in a
     /// call of its own).
@@ -119,7 +118,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let scenarios = expand_matrix(&args.matrix());
     let settings = RunSettings {
         run_timeout: args.run_timeout,
-        protocol: args.protocol,
+        protocol: args.revisions.protocol,
         batch: args.batch,
     };
     let workspace = BenchWorkspace::new(args.input.clone(), settings)?;

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use clap::Args;
 use tokio::sync::mpsc;
 
-use super::args::{JobLlmArgs, ReportFileArgs, StartedLlm, ToolArgs};
+use super::args::{JobLlmArgs, ProtocolArgs, ReportFileArgs, StartedLlm, ToolArgs};
 use super::signal::shutdown_requested;
 use regex::Regex;
 
-use crate::client::{ProtocolChoice, ServerTarget};
+use crate::client::ServerTarget;
 use crate::dedup::DedupMode;
 use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
@@ -37,10 +37,8 @@ pub struct JobArgs {
     #[arg(long, env = AUTH_TOKEN_ENV, hide_env_values = true, value_parser = AuthToken::parse, requires = "server")]
     pub auth_token: Option<AuthToken>,
 
-    /// Which MCP protocol revisions to offer: auto (2026-07-28 when the server offers it,
-    /// else the classic 2025-11-25), 2026-07-28 or 2025-11-25.
-    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
-    pub protocol: ProtocolChoice,
+    #[command(flatten)]
+    pub revisions: ProtocolArgs,
 
     /// MCP sessions to the server.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
@@ -139,7 +137,7 @@ impl JobArgs {
                 url,
                 auth_token: self.auth_token.clone(),
             }),
-            protocol: self.protocol,
+            protocol: self.revisions.protocol,
             connections: self.connections as usize,
             concurrency: self.concurrency as usize,
             batch: self.batch as usize,

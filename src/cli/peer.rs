@@ -4,8 +4,8 @@
 
 use clap::Args;
 
-use super::args::LlmArgs;
-use crate::client::{ClientSession, ProtocolChoice, SamplingHandler, ServerTarget, connect};
+use super::args::{LlmArgs, ProtocolArgs};
+use crate::client::{ClientSession, SamplingHandler, ServerTarget, connect};
 use crate::redact::{RedactionSet, parse_redaction_set};
 use crate::server::{AUTH_TOKEN_ENV, AuthToken};
 
@@ -29,10 +29,8 @@ pub struct ServerConnectionArgs {
     #[arg(long, default_value = "secrets", value_name = "KINDS", value_parser = parse_redaction_set)]
     pub redact: RedactionSet,
 
-    /// Which MCP protocol revisions to offer: auto (2026-07-28 when the server offers it,
-    /// else the classic 2025-11-25), 2026-07-28 or 2025-11-25.
-    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
-    pub protocol: ProtocolChoice,
+    #[command(flatten)]
+    pub revisions: ProtocolArgs,
 
     #[command(flatten)]
     pub llm: LlmArgs,
@@ -69,7 +67,7 @@ impl ServerConnectionArgs {
                 self.llm
                     .sampling_rules(&target.to_string(), self.redact.clone())?,
             )
-            .with_protocol(self.protocol);
+            .with_protocol(self.revisions.protocol);
         let session = connect(&target, handler).await?;
         if let Some(info) = session.peer_info() {
             eprintln!("MCP: {target}, protocol {}", info.protocol_version);
