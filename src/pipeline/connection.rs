@@ -118,7 +118,10 @@ impl Actor for ConnectionActor {
             })??;
         // A server that cannot list its tools in time gets one entry per call.
         let listed = tokio::time::timeout(CONNECT_TIMEOUT, session.list_all_tools()).await;
-        let batches = matches!(listed, Ok(Ok(tools)) if tools.iter().any(|tool| tool.name == BATCH_TOOL_NAME));
+        let batches = match listed {
+            Ok(Ok(tools)) => tools.iter().any(|tool| tool.name == BATCH_TOOL_NAME),
+            _ => false,
+        };
         Ok(ConnectionState {
             tag: args.tag,
             session: Arc::new(session),
