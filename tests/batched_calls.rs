@@ -9,11 +9,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::*;
-use log_archiver::client::{
-    ProtocolChoice, SamplingHandler, ServerTarget, connect, process_log_entries,
-};
-use log_archiver::llm::OfflineBackend;
+use log_archiver::client::{ProtocolChoice, process_log_entries};
 use log_archiver::mock::{Fault, MockSettings};
+use log_archiver::pipeline::failures::read_failures;
 use log_archiver::protocol::{
     BATCH_META_KEY, BatchPlaces, EntryOrder, EntryOutcome, EntryPlace, SKIP_REQUEST, meta_with,
 };
@@ -35,14 +33,9 @@ fn places(job: &str, count: u64) -> RequestMetaObject {
 async fn each_line_of_a_batch_is_archived_or_fails_on_its_own_on_both_revisions() {
     let (_dir, report) = scratch_report();
     let mut server = ServeProcess::start(&report, &["--max-log-line-bytes", "100"]).await;
-    let target = ServerTarget::Http {
-        url: server.url.clone(),
-        auth_token: None,
-    };
     for protocol in [ProtocolChoice::V2026_07_28, ProtocolChoice::V2025_11_25] {
         let job = format!("{protocol:?}");
-        let handler = SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(protocol);
-        let session = connect(&target, handler).await.unwrap();
+        let session = server.offline_session(protocol).await;
         let lines = vec![
             format!("ERROR {job} first"),
             format!("ERROR {job} {}", "too long ".repeat(20)),
@@ -149,25 +142,14 @@ async fn failed_answers_in_batches_fail_only_their_own_entries_on_both_revisions
         assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
 
         let archived = report_raw_lines(&read_report(&report));
-        let failures = dir.path().join(format!("{protocol}.txt.failed.csv"));
-        let mut reader = csv::Reader::from_path(&failures).expect("failures file");
-        let headers = reader.headers().unwrap().clone();
-        let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
-        let (raw_column, kind_column) = (column("raw"), column("error_kind"));
-        let failed: Vec<(String, String)> = reader
-            .records()
-            .map(|row| {
-                let row = row.unwrap();
-                (row[raw_column].to_string(), row[kind_column].to_string())
-            })
-            .collect();
+        let failed = read_failures(&dir.path().join(format!("{protocol}.txt.failed.csv"))).unwrap();
         // Every third LLM request failed, once each: a third of the entries, each its own kind.
         assert_eq!(failed.len(), 20, "{protocol}: {failed:?}");
-        for (_, kind) in &failed {
-            assert_eq!(kind, "llm_server_error", "{protocol}");
+        for row in &failed {
+            assert_eq!(row.error_kind, "llm_server_error", "{protocol}");
         }
         // Each line is in exactly one of the two, and the report keeps the input order.
-        let failed_lines: HashSet<&String> = failed.iter().map(|(raw, _)| raw).collect();
+        let failed_lines: HashSet<&String> = failed.iter().map(|row| &row.raw).collect();
         let expected: Vec<&String> = lines
             .iter()
             .filter(|line| !failed_lines.contains(line))
@@ -183,13 +165,7 @@ async fn answers_count_only_with_the_request_state_of_their_own_batch() {
 
     let (_dir, report) = scratch_report();
     let mut server = ServeProcess::start(&report, &[]).await;
-    let target = ServerTarget::Http {
-        url: server.url.clone(),
-        auth_token: None,
-    };
-    let handler =
-        SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(ProtocolChoice::V2026_07_28);
-    let session = connect(&target, handler).await.unwrap();
+    let session = server.offline_session(ProtocolChoice::V2026_07_28).await;
     let call = || {
         let arguments = serde_json::json!({ "log_lines": ["ERROR a", "ERROR b"] });
         CallToolRequestParams::new("process_log_entries")
@@ -346,17 +322,17 @@ async fn a_server_that_never_takes_the_answers_fails_each_entry_once() {
     let finished = finish(archive).await;
     assert_eq!(finished.code, Some(2), "{}", finished.stderr);
 
-    let mut reader = csv::Reader::from_path(dir.path().join("report.txt.failed.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    let column = |name: &str| headers.iter().position(|header| header == name).unwrap();
-    let (raw_column, kind_column) = (column("raw"), column("error_kind"));
-    let mut failed = Vec::new();
-    for row in reader.records() {
-        let row = row.unwrap();
-        assert_eq!(&row[kind_column], "mcp_error");
-        failed.push(row[raw_column].to_string());
-    }
-    assert_eq!(failed, lines, "every entry fails once, in input order");
+    let failed = read_failures(&dir.path().join("report.txt.failed.csv")).unwrap();
+    assert!(
+        failed.iter().all(|row| row.error_kind == "mcp_error"),
+        "{failed:?}"
+    );
+    let failed_lines: Vec<&String> = failed.iter().map(|row| &row.raw).collect();
+    assert_eq!(
+        failed_lines,
+        lines.iter().collect::<Vec<_>>(),
+        "every entry fails once, in input order"
+    );
     // Each line's explanation was asked for (in a batch: the server has no single tool) and
     // answered once, never again.
     assert_eq!(mock.stats().snapshot().requests, 40);

@@ -7,11 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use common::*;
-use log_archiver::client::{SamplingHandler, ServerTarget, connect};
-use log_archiver::llm::OfflineBackend;
+use log_archiver::client::ProtocolChoice;
 use tokio::process::Command;
 
 /// Runs one server scenario of the suite against `url`; returns its output.
@@ -65,13 +63,7 @@ async fn fixture_tools_are_only_served_when_asked_for() {
         ),
     ] {
         let mut server = ServeProcess::start(&report, extra).await;
-        let target = ServerTarget::Http {
-            url: server.url.clone(),
-            auth_token: None,
-        };
-        let session = connect(&target, SamplingHandler::new(Arc::new(OfflineBackend)))
-            .await
-            .unwrap();
+        let session = server.offline_session(ProtocolChoice::Auto).await;
         let mut names: Vec<String> = session
             .list_all_tools()
             .await

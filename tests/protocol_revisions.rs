@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use log_archiver::mock::{Fault, MockSettings};
+use log_archiver::pipeline::failures::read_failures;
 
 /// `log-archiver explain --protocol PROTOCOL --server URL LINE`.
 async fn explain(
@@ -177,43 +176,25 @@ async fn archive_failing_on_each_revision(
             .args(extra);
         let finished = finish(archive).await;
         assert_eq!(finished.code, Some(2), "{protocol}: {}", finished.stderr);
-        let kinds = failure_kinds(&dir.path().join(format!("{protocol}.txt.failed.csv")));
+        let failures = dir.path().join(format!("{protocol}.txt.failed.csv"));
+        let kinds = read_failures(&failures)
+            .unwrap()
+            .into_iter()
+            .map(|row| row.error_kind)
+            .collect();
         outcomes.push((protocol, kinds, read_report(&report)));
     }
     outcomes
 }
 
-/// The `error_kind` column of a failures file.
-fn failure_kinds(path: &Path) -> Vec<String> {
-    let mut reader = csv::Reader::from_path(path).expect("failures file");
-    let column = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|name| name == "error_kind")
-        .expect("error_kind column");
-    reader
-        .records()
-        .map(|row| row.unwrap()[column].to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_answer_is_archived_only_with_the_request_state_of_its_own_line() {
-    use log_archiver::client::{ProtocolChoice, SamplingHandler, ServerTarget, connect};
-    use log_archiver::llm::OfflineBackend;
+    use log_archiver::client::ProtocolChoice;
     use rmcp::model::{CallToolRequestParams, CallToolResponse, InputResponses};
-    use std::sync::Arc;
 
     let (_dir, report) = scratch_report();
     let mut server = ServeProcess::start(&report, &[]).await;
-    let target = ServerTarget::Http {
-        url: server.url.clone(),
-        auth_token: None,
-    };
-    let handler =
-        SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(ProtocolChoice::V2026_07_28);
-    let session = connect(&target, handler).await.unwrap();
+    let session = server.offline_session(ProtocolChoice::V2026_07_28).await;
     let call = |line: &str| {
         let arguments = serde_json::json!({ "log_line": line });
         CallToolRequestParams::new("process_log_entry")
@@ -278,24 +259,15 @@ async fn a_slow_answer_is_a_sampling_timeout_on_both_revisions() {
 
 #[tokio::test]
 async fn the_skip_request_answers_whether_a_record_got_there_first_on_both_revisions() {
-    use log_archiver::client::{
-        ProtocolChoice, SamplingHandler, ServerTarget, connect, process_log_entry_with_meta,
-    };
-    use log_archiver::llm::OfflineBackend;
+    use log_archiver::client::{ProtocolChoice, process_log_entry_with_meta};
     use log_archiver::protocol::{EntryOrder, ORDER_META_KEY, SKIP_REQUEST, SkipReply, meta_with};
     use rmcp::model::{ClientRequest, CustomRequest, RequestMetaObject, ServerResult};
-    use std::sync::Arc;
 
     let (_dir, report) = scratch_report();
     let mut server = ServeProcess::start(&report, &[]).await;
-    let target = ServerTarget::Http {
-        url: server.url.clone(),
-        auth_token: None,
-    };
     for protocol in [ProtocolChoice::V2026_07_28, ProtocolChoice::V2025_11_25] {
         let job = format!("{protocol:?}");
-        let handler = SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(protocol);
-        let session = connect(&target, handler).await.unwrap();
+        let session = server.offline_session(protocol).await;
         let order = |seq| EntryOrder {
             job: job.clone(),
             seq,

@@ -197,11 +197,11 @@ async fn answer_all(
 
 /// The per-line outcomes of a `process_log_entries` result; a result that does not list one
 /// outcome per line fails every line (none is taken as archived unless the server says so).
-fn batch_outcomes(result: CallToolResult, lines: usize) -> Vec<EntryOutcome> {
+fn batch_outcomes(mut result: CallToolResult, lines: usize) -> Vec<EntryOutcome> {
     let listed = result
         .structured_content
-        .as_ref()
-        .and_then(|content| serde_json::from_value::<BatchOutcomes>(content.clone()).ok())
+        .take()
+        .and_then(|content| serde_json::from_value::<BatchOutcomes>(content).ok())
         .map(|outcomes| outcomes.entries)
         .filter(|entries| entries.len() == lines);
     if let Some(entries) = listed {

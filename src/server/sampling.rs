@@ -29,7 +29,6 @@ const REQUEST_STATE_PREFIX: &str = "log-archiver/sampling/v2:";
 
 /// One sampling request of a tool call, under the key its answer comes back with on
 /// 2026-07-28.
-#[derive(Clone)]
 pub(super) struct Question {
     pub key: String,
     pub params: CreateMessageRequestParams,

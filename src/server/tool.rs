@@ -217,9 +217,8 @@ struct Round {
     responses: Option<rmcp::model::InputResponses>,
 }
 
-/// A line made ready to be explained: the sampling request, and what the report keeps.
-struct Prepared {
-    question: Question,
+/// What the report keeps of a line while its explanation is asked for.
+struct Pending {
     kept_line: String,
     order: Option<EntryOrder>,
     source: Option<EntrySource>,
@@ -303,12 +302,14 @@ impl LogArchiverServer {
         round: Round,
         lines: Vec<Line>,
     ) -> Step {
-        let prepared: Vec<Result<Prepared, ToolFailure>> =
-            lines.into_iter().map(|line| self.prepare(line)).collect();
-        let questions = prepared
-            .iter()
-            .filter_map(|line| line.as_ref().ok())
-            .map(|line| line.question.clone())
+        let mut questions = Vec::with_capacity(lines.len());
+        let prepared: Vec<Result<Pending, ToolFailure>> = lines
+            .into_iter()
+            .map(|line| {
+                let (question, pending) = self.prepare(line)?;
+                questions.push(question);
+                Ok(pending)
+            })
             .collect();
         let timeout = self.settings.sampling_timeout;
         let replies = answers(
@@ -345,7 +346,7 @@ impl LogArchiverServer {
     }
 
     /// Checks a line's size and masks its secrets, making the request that explains it.
-    fn prepare(&self, line: Line) -> Result<Prepared, ToolFailure> {
+    fn prepare(&self, line: Line) -> Result<(Question, Pending), ToolFailure> {
         self.check_size(&line.text)?;
         let redacted = self.settings.redactor.redact(&line.text);
         let params = self.sampling_params(&redacted);
@@ -353,21 +354,22 @@ impl LogArchiverServer {
             ReportLine::Redacted => redacted.into_owned(),
             ReportLine::Raw => line.text,
         };
-        Ok(Prepared {
-            question: Question {
-                key: line.answer_key,
-                params,
-            },
+        let question = Question {
+            key: line.answer_key,
+            params,
+        };
+        let pending = Pending {
             kept_line,
             order: line.order,
             source: line.source,
-        })
+        };
+        Ok((question, pending))
     }
 
     /// Archives the record of a line the client answered.
     async fn archive_reply(
         &self,
-        line: Prepared,
+        line: Pending,
         reply: Result<Reply, ToolFailure>,
     ) -> Result<(), ToolFailure> {
         let reply = reply?;

@@ -5,8 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
+use log_archiver::client::{ClientSession, ProtocolChoice, SamplingHandler, ServerTarget, connect};
+use log_archiver::llm::OfflineBackend;
 use log_archiver::mock::{MockLlm, MockSettings, mock_reply};
 use log_archiver::report::format_record;
 use log_archiver::server::PromptTemplate;
@@ -72,6 +75,17 @@ impl ServeProcess {
         // Keep draining stderr so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self { child, url }
+    }
+
+    /// A client session to this server offering `protocol`, answering sampling with the
+    /// offline explainer.
+    pub async fn offline_session(&self, protocol: ProtocolChoice) -> ClientSession {
+        let target = ServerTarget::Http {
+            url: self.url.clone(),
+            auth_token: None,
+        };
+        let handler = SamplingHandler::new(Arc::new(OfflineBackend)).with_protocol(protocol);
+        connect(&target, handler).await.expect("session opens")
     }
 }
 
