@@ -10,7 +10,7 @@ use log_archiver::dedup::templates::{MinerConfig, TemplateMiner};
 const LOGS: [&str; 4] = ["Apache", "HDFS", "OpenSSH", "Zookeeper"];
 
 fn loghub_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/loghub"))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/loghub"))
 }
 
 /// The `Content` column of one log's structured CSV.

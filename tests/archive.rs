@@ -1,5 +1,5 @@
 //! The main job end to end with the real binary: order under concurrency and random latency,
-//! faults accounted for exactly once, input formats, and the real logs in ../shared/loghub.
+//! faults accounted for exactly once, input formats, and the real logs in fixtures/loghub.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Explaining each kind of message once: on the real logs in ../shared/loghub, grouping by
+//! Explaining each kind of message once: on the real logs in fixtures/loghub, grouping by
 //! template needs at least ten times fewer LLM requests than lines, and every line still gets
 //! its record, in order.
 

@@ -1283,7 +1283,7 @@ mod tests {
 
     /// Directory holding the loghub 2k samples.
     fn loghub_dir() -> PathBuf {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/loghub"))
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/loghub"))
     }
 
     /// Reads `(Content, EventId)` pairs of a `*_structured.csv` file.

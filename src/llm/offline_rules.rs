@@ -1548,7 +1548,7 @@ mod tests {
 
     /// The shared loghub samples (read-only).
     fn loghub_dir() -> PathBuf {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/loghub"))
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/loghub"))
     }
 
     /// One loghub sample log, such as `HDFS/HDFS_2k.log` for `"HDFS"`.

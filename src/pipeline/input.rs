@@ -467,7 +467,7 @@ mod tests {
 
     /// The loghub sample logs (`<name>/<name>_2k.log`).
     fn loghub_dir() -> PathBuf {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/loghub"))
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/loghub"))
     }
 
     /// Delivers at most one byte per read, like a slow pipe.

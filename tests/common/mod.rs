@@ -159,10 +159,10 @@ pub fn archive_command(mock: &MockLlm, log: &Path, report: &Path) -> Command {
     archive
 }
 
-/// One of the real 2,000-line logs in ../shared/loghub, such as `HDFS`.
+/// One of the real 2,000-line logs in fixtures/loghub, such as `HDFS`.
 pub fn loghub_log(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/loghub")
+        .join("fixtures/loghub")
         .join(name)
         .join(format!("{name}_2k.log"))
 }
