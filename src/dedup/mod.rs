@@ -12,6 +12,7 @@
 //! are also kept in a file beside the report, so `retry`, `--resume` and later jobs on the same
 //! report do not pay twice for a kind already explained.
 
+pub mod header;
 pub mod templates;
 
 use std::collections::HashMap;

@@ -21,7 +21,7 @@ pub enum Level {
 }
 
 impl Level {
-    fn from_word(word: &str) -> Option<Self> {
+    pub fn from_word(word: &str) -> Option<Self> {
         Some(match word.to_ascii_lowercase().as_str() {
             "trace" | "finest" | "finer" => Self::Trace,
             "debug" | "fine" => Self::Debug,
