@@ -14,6 +14,7 @@ use regex::Regex;
 
 use crate::client::ServerTarget;
 use crate::dedup::DedupMode;
+use crate::dedup::header::HeaderFormat;
 use crate::llm::{PriceTable, Prices, RequestRate, parse_price};
 use crate::pipeline::filter::{EntryFilter, Level};
 use crate::pipeline::multiline::MultilineMode;
@@ -63,10 +64,18 @@ pub struct JobArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Which entries share one LLM explanation: off, exact (identical lines), or template
-    /// (lines with the same message template; the explanation says the variable parts vary).
-    #[arg(long, value_enum, default_value_t = DedupMode::Exact)]
+    /// Which entries share one LLM explanation: template (entries of the same kind: the same
+    /// level and message template, found after the line's header; the explanation says the
+    /// variable parts vary), exact (identical lines), or off.
+    #[arg(long, value_enum, default_value_t = DedupMode::Template)]
     pub dedup: DedupMode,
+
+    /// The log's line format, for grouping into kinds; by default it is found from the first
+    /// lines. Loghub style ('<Date> <Time> <Level> <Component>: <Content>': each field one word,
+    /// the last the rest of the line) or a regular expression with named groups: content (or
+    /// message), and optionally level and timestamp.
+    #[arg(long, value_name = "FORMAT", value_parser = HeaderFormat::parse)]
+    pub log_format: Option<HeaderFormat>,
 
     /// Skip entries stating a lower severity (trace, debug, info, notice, warn, error, critical,
     /// alert, emergency; level words and syslog <PRI> are understood). Entries stating no level
@@ -151,6 +160,7 @@ impl JobArgs {
             },
             progress: self.progress,
             dedup: self.dedup,
+            log_format: self.log_format.clone(),
             cost: CostPlan {
                 prices: self
                     .prices

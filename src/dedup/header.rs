@@ -434,10 +434,7 @@ fn classify(field: &str, column: usize) -> FieldKind {
         .map(|rest| rest.trim_end_matches([':', ',']))
         .and_then(|rest| rest.strip_suffix(']'))
     {
-        if inner
-            .split_ascii_whitespace()
-            .any(is_timestamp)
-        {
+        if inner.split_ascii_whitespace().any(is_timestamp) {
             return FieldKind::Timestamp;
         }
         if Level::from_word(inner).is_some() {

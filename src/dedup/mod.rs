@@ -12,6 +12,7 @@
 //! are also kept in a file beside the report, so `retry`, `--resume` and later jobs on the same
 //! report do not pay twice for a kind already explained.
 
+pub mod grouping;
 pub mod header;
 pub mod templates;
 
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
+use self::grouping::{EntryKind, GroupBook, KindId};
 use self::templates::{MinerConfig, TemplateId, TemplateMiner};
 use crate::llm::{
     Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, Sharing, TokenUsage,
@@ -46,6 +48,7 @@ pub enum DedupMode {
 enum Key {
     Line(String),
     Template(TemplateId),
+    Kind(KindId),
 }
 
 /// One explanation kept on disk.
@@ -81,6 +84,7 @@ impl Store {
                             rate_limit: None,
                             sharing: Sharing {
                                 template_id,
+                                from_cache: true,
                                 ..Sharing::default()
                             },
                         },
@@ -135,6 +139,8 @@ pub struct DedupBackend {
     mode: DedupMode,
     cache: Mutex<Cache>,
     store: Option<Store>,
+    /// The kinds the job grouped its entries into, in input order.
+    book: Option<Arc<GroupBook>>,
 }
 
 impl DedupBackend {
@@ -147,7 +153,16 @@ impl DedupBackend {
                 answers: HashMap::new(),
             }),
             store: None,
+            book: None,
         }
+    }
+
+    /// Takes each entry's kind from `book` (grouped in input order) rather than mining the
+    /// requests in the order they come; requests for lines the book does not know (another
+    /// client's) are still mined here.
+    pub fn with_book(mut self, book: Arc<GroupBook>) -> Self {
+        self.book = Some(book);
+        self
     }
 
     /// Also keeps explanations in `path`, and starts from those kept there before.
@@ -176,15 +191,18 @@ impl DedupBackend {
 
     /// The shared answer for a request, its key as kept on disk and, for a template, the
     /// template's text.
-    fn key(&self, request: &CompletionRequest) -> (SharedAnswer, String, Option<String>) {
-        let prompt = request
-            .messages
-            .last()
-            .map(|message| message.text.as_str())
-            .unwrap_or_default();
+    fn key(
+        &self,
+        request: &CompletionRequest,
+        kind: Option<&EntryKind>,
+    ) -> (SharedAnswer, String, Option<String>) {
+        let prompt = prompt_of(request);
         let mut cache = self.cache.lock().expect("cache lock poisoned");
-        let (key, template) = match self.mode {
-            DedupMode::Template => {
+        let (key, template) = match (self.mode, kind) {
+            (DedupMode::Template, Some(kind)) => {
+                (Key::Kind(kind.kind), Some(kind.key_template.to_string()))
+            }
+            (DedupMode::Template, None) => {
                 let id = cache.miner.add(log_line_in_prompt(prompt));
                 (
                     Key::Template(id),
@@ -195,8 +213,9 @@ impl DedupBackend {
         };
         let stored_key = match (&key, &template) {
             (Key::Line(prompt), _) => format!("line:{prompt}"),
-            (Key::Template(_), Some(template)) => format!("template:{template}"),
+            (Key::Template(_) | Key::Kind(_), Some(template)) => format!("template:{template}"),
             (Key::Template(id), None) => format!("template#{id}"),
+            (Key::Kind(id), None) => format!("kind#{id}"),
         };
         if cache.answers.len() >= MAX_CACHED && !cache.answers.contains_key(&key) {
             cache.answers.clear();
@@ -217,11 +236,19 @@ impl DedupBackend {
         if self.mode == DedupMode::Off {
             return self.inner.complete(request).await;
         }
-        let (answer, stored_key, template) = self.key(&request);
+        let kind = self.kind_of(prompt_of(&request));
+        let is_representative = kind
+            .as_ref()
+            .is_some_and(|kind| log_line_in_prompt(prompt_of(&request)) == &*kind.representative);
+        let (answer, stored_key, template) = self.key(&request, kind.as_ref());
         let asked_the_llm = AtomicBool::new(false);
         let completion = answer
             .get_or_try_init(|| async {
                 asked_the_llm.store(true, Ordering::Relaxed);
+                let request = match &kind {
+                    Some(kind) => about_representative(request, kind),
+                    None => request,
+                };
                 let request = match &template {
                     Some(template) => with_template_note(request, template),
                     None => request,
@@ -235,13 +262,55 @@ impl DedupBackend {
             })
             .await?;
         let mut completion = completion.clone();
-        if !asked_the_llm.load(Ordering::Relaxed) {
+        // A kind's explanation is counted as its representative's own answer, whichever of its
+        // entries came first, so records do not depend on timing; an answer kept from an
+        // earlier run is shared by all.
+        let shared = match &kind {
+            Some(_) => completion.sharing.from_cache || !is_representative,
+            None => !asked_the_llm.load(Ordering::Relaxed),
+        };
+        if shared {
             completion.usage = TokenUsage::default();
             completion.sharing.from_cache = true;
         }
-        completion.sharing.template = template;
+        completion.sharing.template = match &kind {
+            Some(kind) => Some(kind.template.to_string()),
+            None => template,
+        };
         Ok(completion)
     }
+
+    /// The kind the job gave the entry a prompt is about, in template mode.
+    fn kind_of(&self, prompt: &str) -> Option<EntryKind> {
+        match (&self.book, self.mode) {
+            (Some(book), DedupMode::Template) => book.kind_of(log_line_in_prompt(prompt)),
+            _ => None,
+        }
+    }
+}
+
+/// The text of a request's last message.
+fn prompt_of(request: &CompletionRequest) -> &str {
+    request
+        .messages
+        .last()
+        .map(|message| message.text.as_str())
+        .unwrap_or_default()
+}
+
+/// Asks about the kind's representative instead of the entry that came first, so that the
+/// explanation of a kind does not depend on timing.
+fn about_representative(mut request: CompletionRequest, kind: &EntryKind) -> CompletionRequest {
+    if kind.representative.contains("log_line>") {
+        return request;
+    }
+    if let Some(message) = request.messages.last_mut() {
+        let line = log_line_in_prompt(&message.text).to_string();
+        if !line.is_empty() && line != *kind.representative {
+            message.text = message.text.replacen(&line, &kind.representative, 1);
+        }
+    }
+    request
 }
 
 /// The stable id of the group of entries that share one explanation in template mode: the

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 /// Severities, least severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Trace,
     Debug,
@@ -34,6 +34,21 @@ impl Level {
             "emerg" | "emergency" | "panic" => Self::Emergency,
             _ => return None,
         })
+    }
+
+    /// The level's name in upper case, as kinds are named.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Notice => "NOTICE",
+            Self::Warning => "WARN",
+            Self::Error => "ERROR",
+            Self::Critical => "CRITICAL",
+            Self::Alert => "ALERT",
+            Self::Emergency => "EMERGENCY",
+        }
     }
 
     /// A syslog priority `<PRI>`: its severity is `PRI % 8`, 0 the most severe.

@@ -35,6 +35,8 @@ use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{
     ModelChoice, ProtocolChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget,
 };
+use crate::dedup::grouping::{GroupBook, GroupingInput, group_stream};
+use crate::dedup::header::HeaderFormat;
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::files::sibling;
 use crate::llm::{
@@ -90,6 +92,9 @@ pub struct JobSettings {
     pub llm: LlmPlan,
     /// How entries share explanations.
     pub dedup: DedupMode,
+    /// The log's header format when given (`--log-format`); otherwise it is found from the
+    /// input's first lines.
+    pub log_format: Option<HeaderFormat>,
     /// Which entries are processed; the others are counted skips.
     pub filter: EntryFilter,
     /// Prices for the cost estimate, and the spending limit.
@@ -124,6 +129,17 @@ pub struct JobOutcome {
 
 /// How many templates the summary lists.
 const TOP_TEMPLATES: usize = 5;
+/// The fewest recent entries the group book remembers the kinds of.
+const GROUP_BOOK_ENTRIES: usize = 1 << 16;
+
+/// What grouping needs to see entries as the LLM will: kept by the filter, redacted.
+pub fn grouping_input(settings: &JobSettings) -> GroupingInput {
+    GroupingInput {
+        header: settings.log_format.clone(),
+        filter: settings.filter.clone(),
+        redactor: settings.tool.redactor.clone(),
+    }
+}
 
 /// Runs one bulk job to its end; `interrupt` resolves on Ctrl-C / SIGTERM (twice to stop at once).
 pub async fn run_job(
@@ -194,9 +210,18 @@ pub async fn run_job(
             &settings.tool,
         ),
     };
+    let window = (batched_in_flight * 8).max(256);
+    // Entries are grouped into kinds here, in input order, before any is sent; the book
+    // remembers the kinds of far more entries than are in flight at once.
+    let book = GroupBook::new(window.saturating_mul(4).max(GROUP_BOOK_ENTRIES));
+    let input = match settings.dedup {
+        DedupMode::Template => group_stream(input, grouping_input(&settings), book.clone()),
+        DedupMode::Off | DedupMode::Exact => input,
+    };
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);
     let dedup = Arc::new(
         DedupBackend::new(samplers.clone(), settings.dedup)
+            .with_book(book.clone())
             .with_store(&sibling(&settings.report, ".explanations.jsonl"))?,
     );
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
@@ -245,7 +270,7 @@ pub async fn run_job(
         concurrency,
         batched_in_flight,
         batch: settings.batch,
-        window: (batched_in_flight * 8).max(256),
+        window,
         call_timeout: settings.tool.sampling_timeout + Duration::from_secs(60),
         // When the server restarts, every session breaks at once and an entry sent again may
         // land on a session not yet known to be broken: it may be lost once per connection
@@ -288,7 +313,15 @@ pub async fn run_job(
     Ok(JobOutcome {
         failures_written: result.counters.failed > 0,
         rate_limit: managed.describe_rate_limit(),
-        templates: dedup.top_templates(TOP_TEMPLATES),
+        templates: (settings.dedup == DedupMode::Template).then(|| {
+            let top = book.top_kinds(TOP_TEMPLATES);
+            (
+                book.totals().0,
+                top.into_iter()
+                    .map(|kind| (kind.template, kind.count))
+                    .collect(),
+            )
+        }),
         estimated_cost_usd: settings.cost.prices.cost(&llm_stats.tokens_by_model()),
         result,
     })
