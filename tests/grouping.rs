@@ -1,0 +1,217 @@
+//! Grouping raw log files into kinds, scored end to end: each shipped loghub sample goes through
+//! `archive --format jsonl` as a user would run it (header and all), and the `template_id` of
+//! every record is compared with the hand-labelled event of its line. Prints the table kept in
+//! BENCHMARKS.md; asserts the floors reached, and that grouping does not depend on concurrency
+//! or batching.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use common::{command, loghub_log};
+
+const SETS: [&str; 13] = [
+    "Apache",
+    "HDFS",
+    "OpenSSH",
+    "Zookeeper",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "HPC",
+    "Proxifier",
+    "HealthApp",
+    "Mac",
+    "Android",
+    "OpenStack",
+];
+
+/// Published Drain grouping accuracy on each sample (original labels), and the floor this
+/// grouping reaches: (set, Drain, floor of accuracy, most lines given another event's
+/// explanation, most requests per true template).
+const EXPECTED: [(&str, f64, f64, f64, f64); 13] = [
+    ("Apache", 1.0, 1.0, 0.0, 1.0),
+    ("HDFS", 0.9975, 0.9975, 0.0, 1.0),
+    ("OpenSSH", 0.7875, 0.99, 0.005, 1.0),
+    ("Zookeeper", 0.9665, 0.99, 0.005, 1.1),
+    ("Spark", 0.92, 0.92, 0.025, 0.9),
+    ("Thunderbird", 0.955, 0.955, 0.005, 1.4),
+    ("Windows", 0.997, 0.68, 0.005, 1.1),
+    ("HPC", 0.887, 0.93, 0.025, 1.2),
+    ("Proxifier", 0.5265, 0.02, 0.015, 1.7),
+    ("HealthApp", 0.78, 0.91, 0.075, 1.0),
+    ("Mac", 0.7865, 0.75, 0.07, 1.0),
+    ("Android", 0.911, 0.83, 0.035, 1.0),
+    ("OpenStack", 0.7325, 0.88, 0.08, 0.9),
+];
+
+/// The labelled event of each line of a sample.
+fn events(name: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/loghub")
+        .join(name)
+        .join(format!("{name}_2k.log_structured.csv"));
+    let mut reader = csv::Reader::from_path(&path).expect("structured csv");
+    let event = reader
+        .headers()
+        .expect("headers")
+        .iter()
+        .position(|header| header == "EventId")
+        .expect("EventId column");
+    reader
+        .records()
+        .map(|record| record.expect("record")[event].to_string())
+        .collect()
+}
+
+/// Runs `archive` on a raw sample; returns each line's `template_id` (by line number) and the
+/// number of LLM requests.
+async fn archive(log: &Path, dir: &Path, extra: &[&str]) -> (Vec<(u64, String)>, u64, String) {
+    let report = dir.join("report.jsonl");
+    let _ = std::fs::remove_file(&report);
+    let _ = std::fs::remove_file(dir.join("report.jsonl.explanations.jsonl"));
+    let output = command()
+        .arg("archive")
+        .arg(log)
+        .args(["--llm", "offline", "--progress", "off", "--json"])
+        .arg("--report")
+        .arg(&report)
+        .args(extra)
+        .output()
+        .await
+        .expect("archive runs");
+    assert!(
+        output.status.success(),
+        "archive failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("summary");
+    let requests = summary["counters"]["llm_requests"]
+        .as_u64()
+        .expect("requests");
+    let jsonl = std::fs::read_to_string(&report).expect("report");
+    let ids = jsonl
+        .lines()
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).expect("record");
+            (
+                record["line"].as_u64().expect("line"),
+                record["template_id"]
+                    .as_str()
+                    .expect("template id")
+                    .to_string(),
+            )
+        })
+        .collect();
+    (ids, requests, jsonl)
+}
+
+struct Score {
+    accuracy: f64,
+    /// Share of lines whose kind was explained for a line of another event.
+    misexplained: f64,
+    kinds: usize,
+    truth: usize,
+}
+
+fn score(ids: &[(u64, String)], events: &[String]) -> Score {
+    let predicted: Vec<&str> = ids.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(predicted.len(), events.len(), "one record per line");
+    let mut predicted_sizes: HashMap<&str, usize> = HashMap::new();
+    let mut representative_event: HashMap<&str, &str> = HashMap::new();
+    for (line, id) in predicted.iter().enumerate() {
+        *predicted_sizes.entry(id).or_default() += 1;
+        representative_event.entry(id).or_insert(&events[line]);
+    }
+    let mut true_groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (line, event) in events.iter().enumerate() {
+        true_groups.entry(event).or_default().push(line);
+    }
+    let correct: usize = true_groups
+        .values()
+        .filter(|lines| {
+            let id = predicted[lines[0]];
+            lines.iter().all(|&line| predicted[line] == id) && predicted_sizes[id] == lines.len()
+        })
+        .map(Vec::len)
+        .sum();
+    let misexplained = predicted
+        .iter()
+        .zip(events)
+        .filter(|(id, event)| representative_event[**id] != event.as_str())
+        .count();
+    Score {
+        accuracy: correct as f64 / events.len() as f64,
+        misexplained: misexplained as f64 / events.len() as f64,
+        kinds: predicted_sizes.len(),
+        truth: true_groups.len(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn raw_loghub_samples_group_like_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    println!(
+        "| set | grouping accuracy | published Drain | lines given another event's explanation | LLM requests / true templates |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut total = 0.0;
+    let mut failures = Vec::new();
+    for (name, drain, floor, most_misexplained, most_requests) in EXPECTED {
+        let (ids, requests, _) = archive(&loghub_log(name), dir.path(), &[]).await;
+        let score = score(&ids, &events(name));
+        total += score.accuracy;
+        let ratio = requests as f64 / score.truth as f64;
+        println!(
+            "| {name} | {:.4} | {drain:.4} | {:.1}% | {requests} / {} ({ratio:.2}x) |",
+            score.accuracy,
+            score.misexplained * 100.0,
+            score.truth
+        );
+        assert_eq!(
+            requests as usize, score.kinds,
+            "{name}: one request per kind"
+        );
+        if score.accuracy < floor || score.misexplained > most_misexplained || ratio > most_requests
+        {
+            failures.push(name);
+        }
+    }
+    let average = total / SETS.len() as f64;
+    println!("| average | {average:.4} | | | |");
+    assert!(failures.is_empty(), "below their floors: {failures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kinds_do_not_depend_on_concurrency_or_batching() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["HPC", "Mac"] {
+        let log: PathBuf = loghub_log(name);
+        let (_, _, first) =
+            archive(&log, dir.path(), &["--concurrency", "1", "--batch", "1"]).await;
+        let (_, _, second) = archive(
+            &log,
+            dir.path(),
+            &["--concurrency", "64", "--batch", "7", "--connections", "3"],
+        )
+        .await;
+        assert_eq!(
+            without_latency(&first),
+            without_latency(&second),
+            "{name}: the same records whatever the concurrency"
+        );
+    }
+}
+
+/// The records with `latency_ms` (measured, so different in every run) taken out.
+fn without_latency(jsonl: &str) -> Vec<serde_json::Value> {
+    jsonl
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).expect("record");
+            record.as_object_mut().expect("object").remove("latency_ms");
+            record
+        })
+        .collect()
+}
