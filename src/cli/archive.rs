@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::job::{JobArgs, conclude, run_with_interrupts};
+use super::plan::print_plan;
 use crate::files::{remove_if_present, sibling};
 use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::input::InputSource;
 use crate::pipeline::multiline::MultilineMode;
+use crate::pipeline::plan::plan_job;
 use crate::pipeline::{JobInput, JobSettings, JobStatus};
 
 #[derive(Debug, Args)]
@@ -26,6 +28,12 @@ pub struct ArchiveArgs {
     /// Continue an interrupted job from its checkpoint.
     #[arg(long)]
     pub resume: bool,
+
+    /// Read and group the input, then print the plan: entries, kinds, the LLM requests the job
+    /// would make, their estimated tokens, cost and time at the request limit, and the top
+    /// kinds. Calls no LLM and writes nothing.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
 
     /// Which lines continue the entry before them: auto (indented lines, `Caused by:`,
     /// `... N more`), off, or a regular expression matching continuation lines.
@@ -64,6 +72,10 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         multiline: args.multiline.clone(),
         ..settings
     };
+    if args.dry_run {
+        print_plan(&plan_job(&settings).await?, args.job.json);
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = run_with_interrupts(settings).await?;
     if outcome.result.status == JobStatus::Completed {
         if !outcome.failures_written {

@@ -9,6 +9,7 @@ mod explain;
 mod job;
 mod mock_llm;
 mod peer;
+mod plan;
 mod report;
 mod retry;
 mod serve;

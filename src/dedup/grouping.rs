@@ -67,6 +67,8 @@ struct Book {
 /// The kinds of a job and of its entries in flight, shared with the deduplicating backend.
 pub struct GroupBook {
     book: Mutex<Book>,
+    /// The header format in use, described, once known.
+    header: Mutex<Option<String>>,
     /// How many entry texts are remembered; older ones are forgotten (their entries have been
     /// sent long before).
     capacity: usize,
@@ -77,6 +79,7 @@ impl GroupBook {
     pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
             book: Mutex::new(Book::default()),
+            header: Mutex::new(None),
             capacity: capacity.max(1),
         })
     }
@@ -85,6 +88,14 @@ impl GroupBook {
     pub fn kind_of(&self, text: &str) -> Option<EntryKind> {
         let book = self.book.lock().expect("group book lock poisoned");
         book.recent.get(text.trim()).cloned()
+    }
+
+    /// The header format the entries were cut by, described (once grouping has started).
+    pub fn header_description(&self) -> Option<String> {
+        self.header
+            .lock()
+            .expect("group book lock poisoned")
+            .clone()
     }
 
     /// How many kinds and entries were grouped.
@@ -149,17 +160,13 @@ pub struct Grouper {
 
 impl Grouper {
     pub fn new(header: HeaderFormat, book: Arc<GroupBook>) -> Self {
+        *book.header.lock().expect("group book lock poisoned") = Some(header.describe());
         Self {
             header,
             miners: HashMap::new(),
             kind_ids: HashMap::new(),
             book,
         }
-    }
-
-    /// The header shape in use.
-    pub fn header(&self) -> &HeaderFormat {
-        &self.header
     }
 
     /// Groups one entry by the text the LLM will see.
@@ -238,10 +245,10 @@ pub fn group_stream(
     let (sender, output) = mpsc::channel(input.max_capacity());
     tokio::spawn(async move {
         let mut sample = Vec::new();
-        let mut grouper = match settings.header.clone() {
-            Some(header) => Some(Grouper::new(header, book.clone())),
-            None => None,
-        };
+        let mut grouper = settings
+            .header
+            .clone()
+            .map(|header| Grouper::new(header, book.clone()));
         let mut ended = false;
         while grouper.is_none() {
             match input.recv().await {

@@ -173,22 +173,6 @@ impl DedupBackend {
         Ok(self)
     }
 
-    /// The number of distinct templates and the most frequent ones with their counts, when
-    /// grouping by template.
-    pub fn top_templates(&self, limit: usize) -> Option<(usize, Vec<(String, u64)>)> {
-        if self.mode != DedupMode::Template {
-            return None;
-        }
-        let cache = self.cache.lock().expect("cache lock poisoned");
-        let miner = &cache.miner;
-        let mut templates: Vec<(String, u64)> = (0..miner.len())
-            .map(|id| (miner.template(id).to_string(), miner.count(id)))
-            .collect();
-        templates.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        templates.truncate(limit);
-        Some((miner.len(), templates))
-    }
-
     /// The shared answer for a request, its key as kept on disk and, for a template, the
     /// template's text.
     fn key(
@@ -446,9 +430,6 @@ mod tests {
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
         let systems = inner.systems.lock().unwrap();
         assert!(systems[0].as_deref().unwrap().contains("parts that vary"));
-        let (distinct, top) = dedup.top_templates(5).unwrap();
-        assert_eq!(distinct, 2);
-        assert_eq!(top[0].1, 3);
     }
 
     #[tokio::test]
@@ -511,6 +492,5 @@ mod tests {
             dedup.complete(request("ERROR a")).await.unwrap();
         }
         assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
-        assert!(dedup.top_templates(5).is_none());
     }
 }

@@ -9,6 +9,7 @@ pub mod failures;
 pub mod filter;
 pub mod input;
 pub mod multiline;
+pub mod plan;
 pub mod progress;
 pub mod resources;
 mod supervisor;
@@ -30,7 +31,7 @@ use self::failures::{FailuresWriter, read_failures};
 use self::filter::EntryFilter;
 use self::input::{Entry, InputError, InputItem, InputSource, spawn_reader};
 use self::multiline::{MultilineMode, fold};
-use self::progress::{JobCounters, ProgressDisplay, ProgressMode};
+use self::progress::{JobCounters, KindsSeen, ProgressDisplay, ProgressMode};
 use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{
     ModelChoice, ProtocolChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget,
@@ -122,7 +123,7 @@ pub struct JobOutcome {
     /// How requests were paced, for the summary.
     pub rate_limit: Option<String>,
     /// Distinct templates and the most frequent ones, when grouping by template.
-    pub templates: Option<(usize, Vec<(String, u64)>)>,
+    pub templates: Option<KindsSeen>,
     /// What this run's LLM use cost, when every model's prices are known.
     pub estimated_cost_usd: Option<f64>,
 }
@@ -314,13 +315,16 @@ pub async fn run_job(
         failures_written: result.counters.failed > 0,
         rate_limit: managed.describe_rate_limit(),
         templates: (settings.dedup == DedupMode::Template).then(|| {
-            let top = book.top_kinds(TOP_TEMPLATES);
-            (
-                book.totals().0,
-                top.into_iter()
+            let (kinds, entries) = book.totals();
+            KindsSeen {
+                kinds,
+                entries,
+                top: book
+                    .top_kinds(TOP_TEMPLATES)
+                    .into_iter()
                     .map(|kind| (kind.template, kind.count))
                     .collect(),
-            )
+            }
         }),
         estimated_cost_usd: settings.cost.prices.cost(&llm_stats.tokens_by_model()),
         result,

@@ -333,6 +333,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The kinds a job grouped its entries into, for the summary.
+#[derive(Debug, Clone)]
+pub struct KindsSeen {
+    pub kinds: usize,
+    pub entries: u64,
+    /// The most frequent kinds' templates and counts.
+    pub top: Vec<(String, u64)>,
+}
+
 /// The end-of-job summary.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobSummary {
@@ -360,6 +369,8 @@ pub struct JobSummary {
     pub estimated_cost_usd: Option<f64>,
     /// How many message templates the job saw, when it grouped entries by template.
     pub distinct_templates: Option<usize>,
+    /// The entries grouped into those kinds.
+    pub grouped_entries: Option<u64>,
     /// The most frequent templates.
     pub top_templates: Vec<TemplateCount>,
     /// Peak memory and CPU time of the process, where the operating system tells them.
@@ -405,6 +416,7 @@ impl JobSummary {
             rate_limit: None,
             estimated_cost_usd: None,
             distinct_templates: None,
+            grouped_entries: None,
             top_templates: Vec::new(),
             resources: None,
         }
@@ -416,9 +428,15 @@ impl JobSummary {
     }
 
     /// Adds the template statistics of a job that grouped entries by template.
-    pub fn with_templates(mut self, templates: Option<(usize, Vec<(String, u64)>)>) -> Self {
-        if let Some((distinct, top)) = templates {
+    pub fn with_templates(mut self, templates: Option<KindsSeen>) -> Self {
+        if let Some(KindsSeen {
+            kinds: distinct,
+            entries,
+            top,
+        }) = templates
+        {
             self.distinct_templates = Some(distinct);
+            self.grouped_entries = Some(entries);
             self.top_templates = top
                 .into_iter()
                 .map(|(template, count)| TemplateCount { template, count })
@@ -517,9 +535,10 @@ impl fmt::Display for JobSummary {
         if let Some(distinct) = self.distinct_templates {
             writeln!(
                 f,
-                "  {:<16} {} distinct; most frequent:",
-                "templates",
-                thousands(distinct as u64)
+                "  {:<16} {} for {} entries, each kind explained once; most frequent:",
+                "kinds",
+                thousands(distinct as u64),
+                thousands(self.grouped_entries.unwrap_or_default())
             )?;
             for top in &self.top_templates {
                 writeln!(
@@ -565,7 +584,7 @@ impl fmt::Display for JobSummary {
 }
 
 /// `n` with a comma between groups of three digits: `1234567` -> `1,234,567`.
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     group_digits(&n.to_string())
 }
 
