@@ -60,6 +60,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         tool: ToolSettings::default(),
         progress: ProgressMode::Off,
         dedup: DedupMode::Off,
+        log_format: None,
         filter: EntryFilter::default(),
         multiline: MultilineMode::Off,
         cost: CostPlan {
