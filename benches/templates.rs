@@ -1,13 +1,31 @@
 //! Throughput of `TemplateMiner::add` over the `Content` column of the loghub
-//! 2k samples (Apache, HDFS, OpenSSH, Zookeeper).
+//! 2k samples (Apache, HDFS, OpenSSH, Zookeeper), and of grouping the thirteen raw
+//! samples into kinds as a job does (header detection, cutting and mining).
 
 use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use log_archiver::dedup::grouping::{GroupBook, Grouper};
+use log_archiver::dedup::header::{HeaderFormat, SAMPLE_LINES};
 use log_archiver::dedup::templates::{MinerConfig, TemplateMiner};
 
 const LOGS: [&str; 4] = ["Apache", "HDFS", "OpenSSH", "Zookeeper"];
+const RAW_LOGS: [&str; 13] = [
+    "Apache",
+    "HDFS",
+    "OpenSSH",
+    "Zookeeper",
+    "Spark",
+    "Thunderbird",
+    "Windows",
+    "HPC",
+    "Proxifier",
+    "HealthApp",
+    "Mac",
+    "Android",
+    "OpenStack",
+];
 
 fn loghub_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/loghub"))
@@ -79,5 +97,32 @@ fn bench_add(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_add);
+/// Grouping each raw sample with a fresh grouper, as a job over that file does: the header
+/// found from its first lines, then every line cut and mined.
+fn bench_group_raw(c: &mut Criterion) {
+    let logs: Vec<String> = RAW_LOGS
+        .iter()
+        .map(|name| {
+            std::fs::read_to_string(loghub_dir().join(name).join(format!("{name}_2k.log")))
+                .expect("raw sample")
+        })
+        .collect();
+    let lines: usize = logs.iter().map(|log| log.lines().count()).sum();
+    let mut group = c.benchmark_group("group");
+    group.throughput(Throughput::Elements(lines as u64));
+    group.bench_function("thirteen_raw_logs", |b| {
+        b.iter(|| {
+            for log in &logs {
+                let header = HeaderFormat::detect(log.lines().take(SAMPLE_LINES));
+                let mut grouper = Grouper::new(header, GroupBook::new(1 << 16));
+                for line in log.lines() {
+                    black_box(grouper.group(black_box(line)));
+                }
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_add, bench_group_raw);
 criterion_main!(benches);

@@ -54,6 +54,8 @@ async fn an_openai_compatible_api_answers_sampling() {
             "openai",
             "--model",
             "llama3",
+            "--dedup",
+            "off",
         ])
         .arg("--base-url")
         .arg(format!("{}/v1", mock.base_url()))

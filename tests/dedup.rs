@@ -54,12 +54,13 @@ async fn without_grouping_every_line_is_a_request() {
     assert_eq!(mock.stats().snapshot().requests, 4);
 
     let exact_report = dir.path().join("exact.txt");
-    let exact = archive_command(&mock, &log, &exact_report);
+    let mut exact = archive_command(&mock, &log, &exact_report);
+    exact.args(["--dedup", "exact"]);
     assert_eq!(finish(exact).await.code, Some(0));
     assert_eq!(
         mock.stats().snapshot().requests,
         6,
-        "exact is the default: 2 more"
+        "exact shares between identical lines: 2 more"
     );
     assert_eq!(read_report(&exact_report), read_report(&report));
     mock.stop().await;
@@ -119,13 +120,15 @@ async fn explanations_are_kept_for_later_runs_on_the_same_report() {
     let report = dir.path().join("report.txt");
     let first = dir.path().join("first.log");
     std::fs::write(&first, "ERROR a\nERROR b\n").unwrap();
-    let archive = archive_command(&mock, &first, &report);
+    let mut archive = archive_command(&mock, &first, &report);
+    archive.args(["--dedup", "exact"]);
     assert_eq!(finish(archive).await.code, Some(0));
     assert_eq!(mock.stats().snapshot().requests, 2);
 
     let second = dir.path().join("second.log");
     std::fs::write(&second, "ERROR b\nERROR c\nERROR a\n").unwrap();
-    let archive = archive_command(&mock, &second, &report);
+    let mut archive = archive_command(&mock, &second, &report);
+    archive.args(["--dedup", "exact"]);
     assert_eq!(finish(archive).await.code, Some(0));
     assert_eq!(mock.stats().snapshot().requests, 3, "only ERROR c was new");
     assert_eq!(

@@ -21,7 +21,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Explain and archive log files with an LLM through the Model Context Protocol.
 #[derive(Debug, Parser)]
-#[command(name = "log-archiver", version, about, long_about = None)]
+#[command(name = "log-archiver", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     /// Log filter for diagnostics on stderr (tracing syntax, e.g. `debug` or `info,rmcp=debug`).
     #[arg(

@@ -27,10 +27,12 @@
 //!    to a template is the share of the template's *constant* positions (those
 //!    that are not `<*>`) whose token equals the message's token at the same
 //!    position; two `key=value` tokens with the same key count as equal. Two
-//!    *different all-caps words* (3+ letters, e.g. `LOOKING` / `FOLLOWING`,
-//!    `GET` / `PUT`) at the same position make a template incompatible: such
-//!    words are enumerated constants (states, levels, verbs) and mark
-//!    different events. The most similar compatible template wins if its
+//!    *different words of a closed set* at the same position make a template
+//!    incompatible: all-caps words (3+ letters, e.g. `LOOKING` / `FOLLOWING`,
+//!    `GET` / `PUT`, `HTTPS` / `SOCKS5`) and words that state an outcome or a
+//!    state (`Accepted` / `Failed`, `opened` / `closed`, `up` / `down`,
+//!    `failure` / `failures`) are enumerated constants and mark different
+//!    events. The most similar compatible template wins if its
 //!    similarity is at least [`MinerConfig::similarity_threshold`]; the
 //!    positions that differ are generalised to `<*>` (or to `key=<*>` when
 //!    only the value differs). Otherwise a new template is created.
@@ -231,7 +233,7 @@ struct Interner {
     strings: Vec<Box<str>>,
     /// For each symbol, the symbol of its `key=`/`key:` prefix or `NONE`.
     key_of: Vec<Sym>,
-    /// For each symbol, whether it is an all-caps word (see [`is_enum_word`]).
+    /// For each symbol, whether it is a word of a closed set (see [`is_enum_word`]).
     enum_word: Vec<bool>,
 }
 
@@ -296,7 +298,7 @@ struct Scratch {
     variable: Vec<bool>,
     /// Whether each token has a key.
     has_key: Vec<bool>,
-    /// Whether each token is an all-caps word.
+    /// Whether each token is a word of a closed set.
     enum_word: Vec<bool>,
 }
 
@@ -835,18 +837,94 @@ fn key_len(b: &[u8]) -> Option<usize> {
     None
 }
 
-/// Whether a token is an all-caps word of 3 to 32 letters (`_` allowed),
-/// possibly wrapped in punctuation: such words are enumerated constants
-/// (states, levels, verbs), so two different ones at the same position keep
-/// messages apart.
+/// Words that state an outcome or a state: two different ones at the same place mean two
+/// different events (`Accepted`/`Failed`, `opened`/`closed`, `up`/`down`,
+/// `failure`/`failures`), however alike the rest of the messages are.
+const MEANING_WORDS: &[&str] = &[
+    "accept",
+    "accepted",
+    "allow",
+    "allowed",
+    "closed",
+    "close",
+    "closing",
+    "completed",
+    "complete",
+    "connected",
+    "connecting",
+    "deny",
+    "denied",
+    "disabled",
+    "disconnected",
+    "down",
+    "enabled",
+    "end",
+    "error",
+    "errors",
+    "fail",
+    "failed",
+    "failure",
+    "failures",
+    "false",
+    "finished",
+    "granted",
+    "invalid",
+    "lost",
+    "no",
+    "not",
+    "off",
+    "ok",
+    "on",
+    "open",
+    "opened",
+    "opening",
+    "refused",
+    "rejected",
+    "removed",
+    "added",
+    "start",
+    "started",
+    "starting",
+    "stop",
+    "stopped",
+    "stopping",
+    "success",
+    "succeeded",
+    "successful",
+    "timeout",
+    "true",
+    "up",
+    "valid",
+    "yes",
+    "begin",
+    "unknown",
+    "unavailable",
+];
+
+/// Whether a token is a word from a closed set, possibly wrapped in punctuation: an all-caps
+/// word of 3 to 32 letters (`_` allowed, a short version number after it as in `SOCKS5`), such
+/// as states, levels and verbs (`LOOKING`, `GET`), or a word of [`MEANING_WORDS`] in any case.
+/// Two different such words at the same position keep messages apart.
 fn is_enum_word(b: &[u8]) -> bool {
+    let (start, end) = core_bounds(b);
+    let core = &b[start..end];
+    if core.len() <= 12
+        && MEANING_WORDS
+            .iter()
+            .any(|word| word.as_bytes().eq_ignore_ascii_case(core))
+    {
+        return true;
+    }
     let first = b.iter().position(|&c| !has(c, OPEN));
     if !first.is_some_and(|i| b[i].is_ascii_uppercase()) {
         return false;
     }
-    let (start, end) = core_bounds(b);
-    let core = &b[start..end];
-    (3..=32).contains(&core.len()) && core.iter().all(|&c| c.is_ascii_uppercase() || c == b'_')
+    let letters = core
+        .iter()
+        .take_while(|&&c| c.is_ascii_uppercase() || c == b'_')
+        .count();
+    let digits = core.len() - letters;
+    (3..=32).contains(&letters) && digits <= 2 && core[letters..].iter().all(u8::is_ascii_digit)
 }
 
 /// Appends the masked form of `token` to `out`. Returns whether the token

@@ -984,6 +984,7 @@ Summary
                 "elapsed_secs",
                 "estimated_cost_usd",
                 "failures_file",
+                "grouped_entries",
                 "latency_p50_ms",
                 "latency_p95_ms",
                 "latency_p99_ms",

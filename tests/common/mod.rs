@@ -140,12 +140,13 @@ pub fn explain_command(mock: &MockLlm) -> Command {
     command
 }
 
-/// `log-archiver archive` (or `retry`) pointed at `mock` with a test key, quiet progress.
+/// `log-archiver archive` (or `retry`) pointed at `mock` with a test key, quiet progress, every
+/// entry explained on its own (`--dedup off`; a later `--dedup` overrides it).
 pub fn job_command(mock: &MockLlm, subcommand: &str) -> Command {
     let mut command = command();
     command
         .arg(subcommand)
-        .args(["--llm", "anthropic", "--progress", "off"])
+        .args(["--llm", "anthropic", "--progress", "off", "--dedup", "off"])
         .env("ANTHROPIC_API_KEY", "test-key")
         .env("ANTHROPIC_BASE_URL", mock.base_url())
         .env_remove("LOG_ARCHIVER_MODEL");
