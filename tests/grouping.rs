@@ -1,8 +1,10 @@
 //! Grouping raw log files into kinds, scored end to end: each shipped loghub sample goes through
 //! `archive --format jsonl` as a user would run it (header and all), and the `template_id` of
 //! every record is compared with the hand-labelled event of its line. Prints the table kept in
-//! BENCHMARKS.md; asserts the floors reached, and that grouping does not depend on concurrency
-//! or batching.
+//! BENCHMARKS.md and asserts, for every sample, at least the published Drain accuracy (and the
+//! accuracy reached), at most 1% of lines explained for another event and at most 1.5 requests
+//! per labelled event, and an average accuracy of at least 0.95; and that grouping does not
+//! depend on concurrency or batching.
 
 mod common;
 
@@ -27,24 +29,29 @@ const SETS: [&str; 13] = [
     "OpenStack",
 ];
 
-/// Published Drain grouping accuracy on each sample (original labels), and the floor this
-/// grouping reaches: (set, Drain, floor of accuracy, most lines given another event's
-/// explanation, most requests per true template).
-const EXPECTED: [(&str, f64, f64, f64, f64); 13] = [
-    ("Apache", 1.0, 1.0, 0.0, 1.0),
-    ("HDFS", 0.9975, 0.9975, 0.0, 1.0),
-    ("OpenSSH", 0.7875, 0.998, 0.005, 1.0),
-    ("Zookeeper", 0.9665, 0.99, 0.005, 1.1),
-    ("Spark", 0.92, 0.92, 0.025, 0.9),
-    ("Thunderbird", 0.955, 0.955, 0.005, 1.4),
-    ("Windows", 0.997, 0.685, 0.005, 1.1),
-    ("HPC", 0.887, 0.93, 0.025, 1.2),
-    ("Proxifier", 0.5265, 0.50, 0.015, 1.8),
-    ("HealthApp", 0.78, 0.91, 0.075, 1.0),
-    ("Mac", 0.7865, 0.78, 0.06, 1.0),
-    ("Android", 0.911, 0.85, 0.03, 1.0),
-    ("OpenStack", 0.7325, 0.88, 0.08, 0.9),
+/// Published Drain grouping accuracy on each sample (original labels) and the accuracy this
+/// grouping reaches, which the test keeps from falling.
+const EXPECTED: [(&str, f64, f64); 13] = [
+    ("Apache", 1.0, 1.0),
+    ("HDFS", 0.9975, 1.0),
+    ("OpenSSH", 0.7875, 1.0),
+    ("Zookeeper", 0.9665, 0.9945),
+    ("Spark", 0.92, 0.9975),
+    ("Thunderbird", 0.955, 0.9705),
+    ("Windows", 0.997, 1.0),
+    ("HPC", 0.887, 0.975),
+    ("Proxifier", 0.5265, 1.0),
+    ("HealthApp", 0.78, 1.0),
+    ("Mac", 0.7865, 0.8975),
+    ("Android", 0.911, 0.9325),
+    ("OpenStack", 0.7325, 1.0),
 ];
+/// At most this share of a sample's lines may get an explanation made for another event.
+const MOST_MISEXPLAINED: f64 = 0.01;
+/// At most this many LLM requests per labelled event.
+const MOST_REQUESTS_PER_EVENT: f64 = 1.5;
+/// The average accuracy over the samples must reach this.
+const LEAST_AVERAGE: f64 = 0.95;
 
 /// The labelled event of each line of a sample.
 fn events(name: &str) -> Vec<String> {
@@ -158,7 +165,7 @@ async fn raw_loghub_samples_group_like_their_labels() {
     println!("|---|---|---|---|---|");
     let mut total = 0.0;
     let mut failures = Vec::new();
-    for (name, drain, floor, most_misexplained, most_requests) in EXPECTED {
+    for (name, drain, floor) in EXPECTED {
         let (ids, requests, _) = archive(&loghub_log(name), dir.path(), &[]).await;
         let score = score(&ids, &events(name));
         total += score.accuracy;
@@ -173,14 +180,17 @@ async fn raw_loghub_samples_group_like_their_labels() {
             requests as usize, score.kinds,
             "{name}: one request per kind"
         );
-        if score.accuracy < floor || score.misexplained > most_misexplained || ratio > most_requests
+        if score.accuracy < floor.max(drain)
+            || score.misexplained > MOST_MISEXPLAINED
+            || ratio > MOST_REQUESTS_PER_EVENT
         {
             failures.push(name);
         }
     }
     let average = total / SETS.len() as f64;
     println!("| average | {average:.4} | | | |");
-    assert!(failures.is_empty(), "below their floors: {failures:?}");
+    assert!(failures.is_empty(), "below their targets: {failures:?}");
+    assert!(average >= LEAST_AVERAGE, "average accuracy {average}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -46,8 +46,6 @@ pub struct EntryKind {
 }
 
 struct Kind {
-    level: Option<Level>,
-    miner_template: TemplateId,
     key_template: Arc<str>,
     representative: Arc<str>,
     count: u64,
@@ -149,21 +147,133 @@ impl GroupBook {
     }
 }
 
-/// Assigns entries to kinds, in input order.
-pub struct Grouper {
+/// The header cut and one template miner per level: the mining shared by [`Grouper`] and
+/// [`SplitLearner`], which must mine alike.
+struct Mining {
     header: HeaderFormat,
     miners: HashMap<Option<Level>, TemplateMiner>,
-    /// The kind of each (level, miner template).
-    kind_ids: HashMap<(Option<Level>, TemplateId), KindId>,
+}
+
+impl Mining {
+    fn new(header: HeaderFormat) -> Self {
+        Self {
+            header,
+            miners: HashMap::new(),
+        }
+    }
+
+    /// Mines one entry; its miner holds the entry's tokens until the next.
+    fn add(&mut self, text: &str) -> (Option<Level>, TemplateId, &TemplateMiner) {
+        let parts = self.header.split(text);
+        let miner = self
+            .miners
+            .entry(parts.level)
+            .or_insert_with(|| TemplateMiner::new(MinerConfig::default()));
+        let id = miner.add(parts.message);
+        (parts.level, id, miner)
+    }
+}
+
+/// Most distinct words a position of a template may hold and still name different events.
+const MAX_EVENT_WORDS: usize = 4;
+
+/// The positions of each template whose words name different events rather than vary: a
+/// position the miner generalised to `<*>` that only ever held a few distinct words, none of
+/// them masked (`state 'Active'` / `state 'Inactive'`, `Link Up on en0` / `on awdl0`). A user
+/// name, an id or a path takes many values there, or is masked.
+#[derive(Debug, Clone, Default)]
+pub struct Splits(HashMap<(Option<Level>, TemplateId), Vec<usize>>);
+
+/// The words seen at one position of a template.
+enum PositionWords {
+    Few(Vec<Box<str>>),
+    Many,
+}
+
+/// Learns [`Splits`] from a whole input, mining it as [`Grouper`] will.
+pub struct SplitLearner {
+    mining: Mining,
+    words: HashMap<(Option<Level>, TemplateId), Vec<PositionWords>>,
+}
+
+impl SplitLearner {
+    pub fn new(header: HeaderFormat) -> Self {
+        Self {
+            mining: Mining::new(header),
+            words: HashMap::new(),
+        }
+    }
+
+    /// Mines one entry (by the text the LLM will see) and notes its words.
+    pub fn observe(&mut self, text: &str) {
+        let (level, id, miner) = self.mining.add(text.trim());
+        let positions = self.words.entry((level, id)).or_default();
+        for (index, token) in miner.last_tokens().enumerate() {
+            if positions.len() <= index {
+                positions.push(PositionWords::Few(Vec::new()));
+            }
+            let position = &mut positions[index];
+            if let PositionWords::Few(words) = position {
+                if token.contains(WILD) {
+                    *position = PositionWords::Many;
+                } else if !words.iter().any(|word| &**word == token) {
+                    if words.len() == MAX_EVENT_WORDS {
+                        *position = PositionWords::Many;
+                    } else {
+                        words.push(token.into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The header in use and the positions that split templates into events.
+    pub fn finish(self) -> (HeaderFormat, Splits) {
+        let mut splits = HashMap::new();
+        for ((level, id), positions) in self.words {
+            let miner = &self.mining.miners[&level];
+            let split: Vec<usize> = miner
+                .template_tokens(id)
+                .zip(&positions)
+                .enumerate()
+                .filter(|(_, (token, words))| {
+                    token.contains(WILD)
+                        && matches!(words, PositionWords::Few(words) if words.len() > 1)
+                })
+                .map(|(index, _)| index)
+                .collect();
+            if !split.is_empty() {
+                splits.insert((level, id), split);
+            }
+        }
+        (self.mining.header, Splits(splits))
+    }
+}
+
+const WILD: &str = "<*>";
+
+/// What names a kind: the level, the template and, where it splits, its words there.
+type KindKey = (Option<Level>, TemplateId, Option<Box<str>>);
+
+/// Assigns entries to kinds, in input order.
+pub struct Grouper {
+    mining: Mining,
+    splits: Splits,
+    kind_ids: HashMap<KindKey, KindId>,
     book: Arc<GroupBook>,
 }
 
 impl Grouper {
     pub fn new(header: HeaderFormat, book: Arc<GroupBook>) -> Self {
+        Self::with_splits(header, Splits::default(), book)
+    }
+
+    /// A grouper that also splits templates where `splits` says their words name events.
+    pub fn with_splits(header: HeaderFormat, splits: Splits, book: Arc<GroupBook>) -> Self {
         *book.header.lock().expect("group book lock poisoned") = Some(header.describe());
         Self {
-            header,
-            miners: HashMap::new(),
+            mining: Mining::new(header),
+            splits,
             kind_ids: HashMap::new(),
             book,
         }
@@ -172,24 +282,42 @@ impl Grouper {
     /// Groups one entry by the text the LLM will see.
     pub fn group(&mut self, text: &str) -> EntryKind {
         let text = text.trim();
-        let parts = self.header.split(text);
-        let miner = self
-            .miners
-            .entry(parts.level)
-            .or_insert_with(|| TemplateMiner::new(MinerConfig::default()));
-        let template_id = miner.add(parts.message);
-        let template: Arc<str> = with_level(parts.level, miner.template(template_id)).into();
+        let (level, template_id, miner) = self.mining.add(text);
+        let split = self.splits.0.get(&(level, template_id));
+        let (words, template) = match split {
+            None => (None, miner.template(template_id).to_string()),
+            Some(positions) => {
+                let tokens: Vec<&str> = miner.last_tokens().collect();
+                let words = positions
+                    .iter()
+                    .map(|&index| tokens.get(index).copied().unwrap_or(WILD))
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}");
+                let template = miner
+                    .template_tokens(template_id)
+                    .enumerate()
+                    .map(|(index, token)| {
+                        if positions.contains(&index) {
+                            tokens.get(index).copied().unwrap_or(token)
+                        } else {
+                            token
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (Some(words.into_boxed_str()), template)
+            }
+        };
+        let template: Arc<str> = with_level(level, &template).into();
         let mut book = self.book.book.lock().expect("group book lock poisoned");
         let next = book.kinds.len();
         let kind = *self
             .kind_ids
-            .entry((parts.level, template_id))
+            .entry((level, template_id, words))
             .or_insert(next);
         let text: Arc<str> = text.into();
         if kind == next {
             book.kinds.push(Kind {
-                level: parts.level,
-                miner_template: template_id,
                 key_template: template.clone(),
                 representative: text.clone(),
                 count: 0,
@@ -201,10 +329,6 @@ impl Grouper {
         let entry_kind = {
             let found = &mut book.kinds[kind];
             found.count += 1;
-            debug_assert_eq!(
-                (found.level, found.miner_template),
-                (parts.level, template_id)
-            );
             EntryKind {
                 kind,
                 key_template: found.key_template.clone(),
@@ -235,49 +359,112 @@ pub struct GroupingInput {
     pub redactor: Redactor,
 }
 
-/// Groups every entry of `input` as it passes, in order, into `book`; the header is found from
-/// the first [`SAMPLE_LINES`] entries unless given. Items pass on unchanged.
+/// How an input is grouped: its header and the positions that split its templates into events.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    pub header: HeaderFormat,
+    pub splits: Splits,
+}
+
+impl GroupingInput {
+    /// The text of an entry the LLM would see, if the filter keeps it.
+    fn seen(&self, item: &Result<InputItem, InputError>) -> Option<String> {
+        match item {
+            Ok(InputItem::Entry(entry)) if self.filter.keeps(&entry.text) => {
+                Some(self.redactor.redact(&entry.text).into_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The header: given, or found from the sampled items.
+    fn header_of(&self, sample: &[Result<InputItem, InputError>]) -> HeaderFormat {
+        self.header.clone().unwrap_or_else(|| {
+            HeaderFormat::detect(sample.iter().filter_map(|item| match item {
+                Ok(InputItem::Entry(entry)) => Some(entry.text.as_str()),
+                _ => None,
+            }))
+        })
+    }
+
+    /// Learns how to group from the sampled items alone.
+    fn learn_from(&self, sample: &[Result<InputItem, InputError>]) -> Learned {
+        let mut learner = SplitLearner::new(self.header_of(sample));
+        for text in sample.iter().filter_map(|item| self.seen(item)) {
+            learner.observe(&text);
+        }
+        let (header, splits) = learner.finish();
+        Learned { header, splits }
+    }
+}
+
+/// Reads `input` to its end (or to its first error: the job reports it) and learns how to
+/// group it: the header from its first [`SAMPLE_LINES`] entries, the splits from all.
+pub async fn learn(
+    mut input: mpsc::Receiver<Result<InputItem, InputError>>,
+    settings: &GroupingInput,
+) -> Learned {
+    let (sample, rest) = take_sample(&mut input).await;
+    let mut learner = SplitLearner::new(settings.header_of(&sample));
+    for text in sample.iter().filter_map(|item| settings.seen(item)) {
+        learner.observe(&text);
+    }
+    if rest {
+        while let Some(item) = input.recv().await {
+            if item.is_err() {
+                break;
+            }
+            if let Some(text) = settings.seen(&item) {
+                learner.observe(&text);
+            }
+        }
+    }
+    let (header, splits) = learner.finish();
+    Learned { header, splits }
+}
+
+/// The first [`SAMPLE_LINES`] items (fewer at an error or the end), and whether more may come.
+async fn take_sample(
+    input: &mut mpsc::Receiver<Result<InputItem, InputError>>,
+) -> (Vec<Result<InputItem, InputError>>, bool) {
+    let mut sample = Vec::new();
+    while sample.len() < SAMPLE_LINES {
+        match input.recv().await {
+            Some(item) => {
+                let failed = item.is_err();
+                sample.push(item);
+                if failed {
+                    return (sample, false);
+                }
+            }
+            None => return (sample, false),
+        }
+    }
+    (sample, true)
+}
+
+/// Groups every entry of `input` as it passes, in order, into `book`, as `learned` says; without
+/// it (stdin), learns from the first [`SAMPLE_LINES`] entries. Items pass on unchanged.
 pub fn group_stream(
     mut input: mpsc::Receiver<Result<InputItem, InputError>>,
     settings: GroupingInput,
+    learned: Option<Learned>,
     book: Arc<GroupBook>,
 ) -> mpsc::Receiver<Result<InputItem, InputError>> {
     let (sender, output) = mpsc::channel(input.max_capacity());
     tokio::spawn(async move {
-        let mut sample = Vec::new();
-        let mut grouper = settings
-            .header
-            .clone()
-            .map(|header| Grouper::new(header, book.clone()));
-        let mut ended = false;
-        while grouper.is_none() {
-            match input.recv().await {
-                Some(item) => {
-                    let last = item.is_err();
-                    sample.push(item);
-                    if sample.len() >= SAMPLE_LINES || last {
-                        break;
-                    }
-                }
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
-        let mut grouper = grouper.take().unwrap_or_else(|| {
-            let header = HeaderFormat::detect(sample.iter().filter_map(|item| match item {
-                Ok(InputItem::Entry(entry)) => Some(entry.text.as_str()),
-                _ => None,
-            }));
-            Grouper::new(header, book.clone())
-        });
+        let (sample, rest) = match learned {
+            Some(_) => (Vec::new(), true),
+            None => take_sample(&mut input).await,
+        };
+        let learned = learned.unwrap_or_else(|| settings.learn_from(&sample));
+        let mut grouper = Grouper::with_splits(learned.header, learned.splits, book);
         for item in sample {
             if !pass(&mut grouper, &settings, item, &sender).await {
                 return;
             }
         }
-        if ended {
+        if !rest {
             return;
         }
         while let Some(item) = input.recv().await {
@@ -295,10 +482,8 @@ async fn pass(
     item: Result<InputItem, InputError>,
     sender: &mpsc::Sender<Result<InputItem, InputError>>,
 ) -> bool {
-    if let Ok(InputItem::Entry(entry)) = &item
-        && settings.filter.keeps(&entry.text)
-    {
-        grouper.group(&settings.redactor.redact(&entry.text));
+    if let Some(text) = settings.seen(&item) {
+        grouper.group(&text);
     }
     sender.send(item).await.is_ok()
 }
@@ -325,6 +510,47 @@ mod tests {
         assert_eq!(book.kind_of(sample[2]).unwrap().kind, 0);
         assert_eq!(book.totals(), (2, 3));
         assert_eq!(book.top_kinds(1)[0].count, 2);
+    }
+
+    #[test]
+    fn words_that_take_few_values_split_kinds_and_many_do_not() {
+        let lines: Vec<String> = (0..40)
+            .flat_map(|i| {
+                [
+                    format!(
+                        "icon should now be in state '{}'",
+                        ["Active", "Inactive"][i % 2]
+                    ),
+                    format!("invalid user u{}x{} from 10.0.0.{i}", i * 7, i),
+                    format!(
+                        "Invalid user {} from 10.0.0.{i}",
+                        ["ab", "cd", "ef", "gh", "ij", "kl"][i % 6]
+                    ),
+                ]
+            })
+            .collect();
+        let mut learner = SplitLearner::new(HeaderFormat::None);
+        for line in &lines {
+            learner.observe(line);
+        }
+        let (header, splits) = learner.finish();
+        let book = GroupBook::new(1000);
+        let mut grouper = Grouper::with_splits(header, splits, book.clone());
+        let kinds: Vec<EntryKind> = lines.iter().map(|line| grouper.group(line)).collect();
+        assert_ne!(
+            kinds[0].kind, kinds[3].kind,
+            "Active and Inactive are two events"
+        );
+        assert_eq!(kinds[0].kind, kinds[6].kind);
+        assert_eq!(
+            &*kinds[3].key_template,
+            "icon should now be in state 'Inactive'"
+        );
+        assert_eq!(
+            kinds[2].kind, kinds[5].kind,
+            "six user names are a variable"
+        );
+        assert_eq!(book.totals().0, 4);
     }
 
     #[test]

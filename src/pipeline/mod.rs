@@ -36,7 +36,7 @@ use self::supervisor::{CheckpointPlan, JobPlan, Supervisor, SupervisorMessage};
 use crate::client::{
     ModelChoice, ProtocolChoice, SamplerPool, SamplingHandler, SamplingRules, ServerTarget,
 };
-use crate::dedup::grouping::{GroupBook, GroupingInput, group_stream};
+use crate::dedup::grouping::{GroupBook, GroupingInput, Learned, group_stream, learn};
 use crate::dedup::header::HeaderFormat;
 use crate::dedup::{DedupBackend, DedupMode};
 use crate::files::sibling;
@@ -133,6 +133,28 @@ const TOP_TEMPLATES: usize = 5;
 /// The fewest recent entries the group book remembers the kinds of.
 const GROUP_BOOK_ENTRIES: usize = 1 << 16;
 
+/// For an input that can be read twice (a regular file, a failures file), reads it once first to
+/// learn how to group it, so that kinds are split by what the whole input shows; `None` for stdin
+/// and pipes, which are grouped by what their first lines show.
+pub async fn learn_grouping(settings: &JobSettings) -> anyhow::Result<Option<Learned>> {
+    let readable_twice = match &settings.input {
+        JobInput::Log(InputSource::File(path)) => {
+            std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file())
+        }
+        JobInput::Log(InputSource::Stdin) => false,
+        JobInput::Failures(_) => true,
+    };
+    if settings.dedup != DedupMode::Template || !readable_twice {
+        return Ok(None);
+    }
+    let input = open_input(&settings.input, settings.max_line_bytes)?;
+    let input = match &settings.input {
+        JobInput::Log(_) => fold(input, settings.multiline.clone(), settings.max_line_bytes),
+        JobInput::Failures(_) => input,
+    };
+    Ok(Some(learn(input, &grouping_input(settings)).await))
+}
+
 /// What grouping needs to see entries as the LLM will: kept by the filter, redacted.
 pub fn grouping_input(settings: &JobSettings) -> GroupingInput {
     GroupingInput {
@@ -216,7 +238,12 @@ pub async fn run_job(
     // remembers the kinds of far more entries than are in flight at once.
     let book = GroupBook::new(window.saturating_mul(4).max(GROUP_BOOK_ENTRIES));
     let input = match settings.dedup {
-        DedupMode::Template => group_stream(input, grouping_input(&settings), book.clone()),
+        DedupMode::Template => group_stream(
+            input,
+            grouping_input(&settings),
+            learn_grouping(&settings).await?,
+            book.clone(),
+        ),
         DedupMode::Off | DedupMode::Exact => input,
     };
     let samplers = Arc::new(SamplerPool::start(concurrency, managed.clone()).await?);

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::input::InputItem;
 use super::multiline::fold;
-use super::{JobSettings, grouping_input, open_input};
+use super::{JobSettings, grouping_input, learn_grouping, open_input};
 use crate::dedup::DedupMode;
 use crate::dedup::grouping::{GroupBook, group_stream};
 use crate::llm::{ADAPTIVE_START_RPM, RequestRate};
@@ -66,7 +66,12 @@ pub async fn plan_job(settings: &JobSettings) -> anyhow::Result<JobPlanSummary> 
     let input = fold(input, settings.multiline.clone(), settings.max_line_bytes);
     let book = GroupBook::new(1);
     let mut input = match settings.dedup {
-        DedupMode::Template => group_stream(input, grouping_input(settings), book.clone()),
+        DedupMode::Template => group_stream(
+            input,
+            grouping_input(settings),
+            learn_grouping(settings).await?,
+            book.clone(),
+        ),
         DedupMode::Off | DedupMode::Exact => input,
     };
     let prompt_chars = settings.tool.prompt.render("").len() + SYSTEM_PROMPT.len();
