@@ -304,3 +304,29 @@ async fn a_given_log_format_replaces_detection_and_bad_ones_are_refused() {
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(message.contains("Content"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_explanation_names_no_other_line_s_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, jsonl) = archive(&loghub_log("OpenSSH"), dir.path(), &[]).await;
+    let mut shared = 0;
+    for line in jsonl.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let raw = record["raw"].as_str().unwrap();
+        let analysis = record["analysis"].as_str().unwrap();
+        shared += usize::from(record["cached"] == true);
+        // The offline explainer quotes the user names and addresses it explains.
+        let quoted_words = analysis
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .filter(|quoted| !quoted.contains(' '));
+        for quoted in quoted_words {
+            assert!(
+                quoted == "<*>" || raw.contains(quoted),
+                "'{quoted}' of another line explains {raw}: {analysis}"
+            );
+        }
+    }
+    assert!(shared > 1900, "most lines share their kind's explanation");
+}

@@ -177,12 +177,34 @@ impl Mining {
 /// Most distinct words a position of a template may hold and still name different events.
 const MAX_EVENT_WORDS: usize = 4;
 
-/// The positions of each template whose words name different events rather than vary: a
-/// position the miner generalised to `<*>` that only ever held a few distinct words, none of
-/// them masked (`state 'Active'` / `state 'Inactive'`, `Link Up on en0` / `on awdl0`). A user
-/// name, an id or a path takes many values there, or is masked.
-#[derive(Debug, Clone, Default)]
-pub struct Splits(HashMap<(Option<Level>, TemplateId), Vec<usize>>);
+/// What reading an input taught about grouping it: its header and, for each template (by level
+/// and miner id), the template it ended as and the positions whose words name different events
+/// rather than vary: a position the miner generalised to `<*>` that only ever held a few
+/// distinct words, none of them masked (`state 'Active'` / `state 'Inactive'`, `Link Up on en0`
+/// / `on awdl0`). A user name, an id or a path takes many values there, or is masked.
+#[derive(Debug, Clone)]
+pub struct Learned {
+    pub header: HeaderFormat,
+    templates: HashMap<(Option<Level>, TemplateId), LearnedTemplate>,
+}
+
+#[derive(Debug, Clone)]
+struct LearnedTemplate {
+    /// The template's tokens at the end of the input.
+    tokens: Vec<Box<str>>,
+    /// The positions that split it into events.
+    splits: Vec<usize>,
+}
+
+impl Learned {
+    /// Nothing learned but the header.
+    pub fn header_only(header: HeaderFormat) -> Self {
+        Self {
+            header,
+            templates: HashMap::new(),
+        }
+    }
+}
 
 /// The words seen at one position of a template.
 enum PositionWords {
@@ -190,7 +212,7 @@ enum PositionWords {
     Many,
 }
 
-/// Learns [`Splits`] from a whole input, mining it as [`Grouper`] will.
+/// Learns how to group an input from all of it, mining it as [`Grouper`] will.
 pub struct SplitLearner {
     mining: Mining,
     words: HashMap<(Option<Level>, TemplateId), Vec<PositionWords>>,
@@ -227,13 +249,14 @@ impl SplitLearner {
         }
     }
 
-    /// The header in use and the positions that split templates into events.
-    pub fn finish(self) -> (HeaderFormat, Splits) {
-        let mut splits = HashMap::new();
+    /// What the input taught.
+    pub fn finish(self) -> Learned {
+        let mut templates = HashMap::new();
         for ((level, id), positions) in self.words {
             let miner = &self.mining.miners[&level];
-            let split: Vec<usize> = miner
-                .template_tokens(id)
+            let tokens: Vec<Box<str>> = miner.template_tokens(id).map(Box::from).collect();
+            let splits = tokens
+                .iter()
                 .zip(&positions)
                 .enumerate()
                 .filter(|(_, (token, words))| {
@@ -242,11 +265,12 @@ impl SplitLearner {
                 })
                 .map(|(index, _)| index)
                 .collect();
-            if !split.is_empty() {
-                splits.insert((level, id), split);
-            }
+            templates.insert((level, id), LearnedTemplate { tokens, splits });
         }
-        (self.mining.header, Splits(splits))
+        Learned {
+            header: self.mining.header,
+            templates,
+        }
     }
 }
 
@@ -258,22 +282,24 @@ type KindKey = (Option<Level>, TemplateId, Option<Box<str>>);
 /// Assigns entries to kinds, in input order.
 pub struct Grouper {
     mining: Mining,
-    splits: Splits,
+    learned: HashMap<(Option<Level>, TemplateId), LearnedTemplate>,
     kind_ids: HashMap<KindKey, KindId>,
     book: Arc<GroupBook>,
 }
 
 impl Grouper {
+    /// A grouper that knows only the header: kinds are named by their templates as mined so far.
     pub fn new(header: HeaderFormat, book: Arc<GroupBook>) -> Self {
-        Self::with_splits(header, Splits::default(), book)
+        Self::with_learned(Learned::header_only(header), book)
     }
 
-    /// A grouper that also splits templates where `splits` says their words name events.
-    pub fn with_splits(header: HeaderFormat, splits: Splits, book: Arc<GroupBook>) -> Self {
-        *book.header.lock().expect("group book lock poisoned") = Some(header.describe());
+    /// A grouper that names kinds by the templates they end as and splits templates where their
+    /// words name events, as learned from the input.
+    pub fn with_learned(learned: Learned, book: Arc<GroupBook>) -> Self {
+        *book.header.lock().expect("group book lock poisoned") = Some(learned.header.describe());
         Self {
-            mining: Mining::new(header),
-            splits,
+            mining: Mining::new(learned.header),
+            learned: learned.templates,
             kind_ids: HashMap::new(),
             book,
         }
@@ -283,29 +309,34 @@ impl Grouper {
     pub fn group(&mut self, text: &str) -> EntryKind {
         let text = text.trim();
         let (level, template_id, miner) = self.mining.add(text);
-        let split = self.splits.0.get(&(level, template_id));
-        let (words, template) = match split {
+        let (words, template) = match self.learned.get(&(level, template_id)) {
             None => (None, miner.template(template_id).to_string()),
-            Some(positions) => {
+            Some(learned) => {
                 let tokens: Vec<&str> = miner.last_tokens().collect();
-                let words = positions
+                let word_at = |index: usize| tokens.get(index).copied().unwrap_or(WILD);
+                let words = (!learned.splits.is_empty()).then(|| {
+                    learned
+                        .splits
+                        .iter()
+                        .map(|&index| word_at(index))
+                        .collect::<Vec<_>>()
+                        .join("\u{1f}")
+                        .into_boxed_str()
+                });
+                let template = learned
+                    .tokens
                     .iter()
-                    .map(|&index| tokens.get(index).copied().unwrap_or(WILD))
-                    .collect::<Vec<_>>()
-                    .join("\u{1f}");
-                let template = miner
-                    .template_tokens(template_id)
                     .enumerate()
                     .map(|(index, token)| {
-                        if positions.contains(&index) {
-                            tokens.get(index).copied().unwrap_or(token)
+                        if learned.splits.contains(&index) {
+                            word_at(index)
                         } else {
                             token
                         }
                     })
                     .collect::<Vec<_>>()
                     .join(" ");
-                (Some(words.into_boxed_str()), template)
+                (words, template)
             }
         };
         let template: Arc<str> = with_level(level, &template).into();
@@ -359,13 +390,6 @@ pub struct GroupingInput {
     pub redactor: Redactor,
 }
 
-/// How an input is grouped: its header and the positions that split its templates into events.
-#[derive(Debug, Clone)]
-pub struct Learned {
-    pub header: HeaderFormat,
-    pub splits: Splits,
-}
-
 impl GroupingInput {
     /// The text of an entry the LLM would see, if the filter keeps it.
     fn seen(&self, item: &Result<InputItem, InputError>) -> Option<String> {
@@ -393,8 +417,7 @@ impl GroupingInput {
         for text in sample.iter().filter_map(|item| self.seen(item)) {
             learner.observe(&text);
         }
-        let (header, splits) = learner.finish();
-        Learned { header, splits }
+        learner.finish()
     }
 }
 
@@ -419,8 +442,7 @@ pub async fn learn(
             }
         }
     }
-    let (header, splits) = learner.finish();
-    Learned { header, splits }
+    learner.finish()
 }
 
 /// The first [`SAMPLE_LINES`] items (fewer at an error or the end), and whether more may come.
@@ -458,7 +480,7 @@ pub fn group_stream(
             None => take_sample(&mut input).await,
         };
         let learned = learned.unwrap_or_else(|| settings.learn_from(&sample));
-        let mut grouper = Grouper::with_splits(learned.header, learned.splits, book);
+        let mut grouper = Grouper::with_learned(learned, book);
         for item in sample {
             if !pass(&mut grouper, &settings, item, &sender).await {
                 return;
@@ -533,9 +555,8 @@ mod tests {
         for line in &lines {
             learner.observe(line);
         }
-        let (header, splits) = learner.finish();
         let book = GroupBook::new(1000);
-        let mut grouper = Grouper::with_splits(header, splits, book.clone());
+        let mut grouper = Grouper::with_learned(learner.finish(), book.clone());
         let kinds: Vec<EntryKind> = lines.iter().map(|line| grouper.group(line)).collect();
         assert_ne!(
             kinds[0].kind, kinds[3].kind,

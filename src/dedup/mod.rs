@@ -30,6 +30,7 @@ use self::grouping::{EntryKind, GroupBook, KindId};
 use self::templates::{MinerConfig, TemplateId, TemplateMiner};
 use crate::llm::{
     Completion, CompletionFuture, CompletionRequest, LlmBackend, LlmError, Sharing, TokenUsage,
+    template_note,
 };
 use crate::protocol::log_line_in_prompt;
 
@@ -311,11 +312,7 @@ pub fn template_id(template: &str) -> String {
 /// Tells the LLM that the line stands for a template whose variable parts vary, so that the
 /// explanation holds for every entry sharing it.
 fn with_template_note(mut request: CompletionRequest, template: &str) -> CompletionRequest {
-    let note = format!(
-        "This log line is one instance of the message template `{template}` (`<*>` marks parts \
-         that vary: numbers, addresses, ids, names). Explain it so that the explanation holds \
-         for every instance of the template, without relying on the values of the varying parts."
-    );
+    let note = template_note(template);
     request.system = Some(match request.system.take() {
         Some(system) => format!("{system}\n\n{note}"),
         None => note,

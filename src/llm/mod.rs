@@ -12,6 +12,7 @@ mod offline;
 mod offline_rules;
 mod openai;
 mod retry;
+mod template_note;
 
 pub use anthropic::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
@@ -24,6 +25,7 @@ pub use offline::OfflineBackend;
 pub use offline_rules::OFFLINE_MODEL;
 pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
 pub use retry::RetryPolicy;
+pub use template_note::{template_in_note, template_note};
 
 use std::future::Future;
 use std::pin::Pin;
