@@ -6,37 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use log_archiver::mock::{MockLlm, MockSettings};
 use tokio::process::{Child, Command};
-use tokio::sync::OnceCell;
-
-static PYTHON: OnceCell<PathBuf> = OnceCell::const_new();
-
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
-}
-
-/// The virtualenv's python, set up once per test run.
-async fn python() -> &'static Path {
-    PYTHON
-        .get_or_init(|| async {
-            let output = Command::new("bash")
-                .arg(interop_dir().join("setup_venv.sh"))
-                .stderr(Stdio::inherit())
-                .output()
-                .await
-                .expect("setup_venv.sh runs");
-            assert!(output.status.success(), "setup_venv.sh failed");
-            let stdout = String::from_utf8(output.stdout).unwrap();
-            PathBuf::from(stdout.lines().last().expect("python path printed").trim())
-        })
-        .await
-}
 
 /// The Python client pointed at the mock LLM.
 async fn python_client(mock: &MockLlm) -> Command {

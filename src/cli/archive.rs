@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::digest::{digest_of_report, write_digest_html};
 use super::job::{JobArgs, conclude, run_with_interrupts};
 use super::plan::print_plan;
 use crate::files::{remove_if_present, sibling};
@@ -44,6 +45,10 @@ pub struct ArchiveArgs {
     #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(64..))]
     pub max_line_bytes: u64,
 
+    /// At the end of the job, write the report's digest as one HTML page (see `report --html`).
+    #[arg(long, value_name = "FILE")]
+    pub digest_html: Option<PathBuf>,
+
     #[command(flatten)]
     pub job: JobArgs,
 }
@@ -54,6 +59,9 @@ pub fn default_failures_path(report: &std::path::Path) -> PathBuf {
 }
 
 pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
+    if let Some(page) = &args.digest_html {
+        check_writable_place(page)?;
+    }
     let failures = args
         .failures
         .clone()
@@ -84,5 +92,26 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";
-    Ok(conclude(&outcome, &args.job, Some(&failures), resumable))
+    let code = conclude(&outcome, &args.job, Some(&failures), resumable);
+    if let Some(page) = &args.digest_html {
+        let report = &args.job.report.report;
+        let digest = digest_of_report(report)?;
+        write_digest_html(&digest, &report.display().to_string(), page)?;
+        eprintln!("digest page written to '{}'", page.display());
+    }
+    Ok(code)
+}
+
+/// Refuses, before the job, a page whose directory does not exist.
+fn check_writable_place(page: &std::path::Path) -> anyhow::Result<()> {
+    match page.parent() {
+        Some(directory) if !directory.as_os_str().is_empty() && !directory.is_dir() => {
+            Err(anyhow::anyhow!(
+                "--digest-html '{}': the directory '{}' does not exist",
+                page.display(),
+                directory.display()
+            ))
+        }
+        _ => Ok(()),
+    }
 }

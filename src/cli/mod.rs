@@ -5,6 +5,7 @@ mod args;
 mod bench;
 mod call;
 mod config;
+mod digest;
 mod explain;
 mod job;
 mod mock_llm;

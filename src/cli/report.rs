@@ -1,7 +1,8 @@
 //! `log-archiver report`: read a report of any format back, filter its records, and count,
-//! summarise or convert them (text, jsonl, csv). A damaged report is named with its line.
+//! summarise, digest (text, JSON, HTML) or convert them (text, jsonl, csv). A damaged report is
+//! named with its line.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +13,8 @@ use clap::Args;
 use hdrhistogram::Histogram;
 use regex::Regex;
 
+use super::digest::{DigestText, write_digest_html};
+use crate::report::digest::{DigestBuilder, kind_key};
 use crate::report::{EntryRecord, ReportFormat, ReportReader, detect_format};
 
 #[derive(Debug, Args)]
@@ -60,6 +63,21 @@ pub struct ReportArgs {
     /// Select records of this message template id.
     #[arg(long, value_name = "ID")]
     pub template_id: Option<String>,
+
+    /// Print the digest instead of the summary: one row per kind of record (its template id, or
+    /// its explanation in a text report), with level, count, first and last line and timestamp,
+    /// template and explanation, most severe first, then most frequent.
+    #[arg(long, conflicts_with_all = ["to", "count"])]
+    pub digest: bool,
+
+    /// Mark the kinds this older report does not have as new (with --digest).
+    #[arg(long, value_name = "OLD_REPORT")]
+    pub baseline: Option<PathBuf>,
+
+    /// Also write the digest as one self-contained HTML page (sortable table, a timeline per
+    /// kind, example lines, totals and cost); an existing file is replaced.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["to", "count"])]
+    pub html: Option<PathBuf>,
 
     /// Select records whose input line lies in this range, such as 100-200, 100- or -200.
     #[arg(long, value_name = "FROM-TO", value_parser = parse_line_range)]
@@ -146,6 +164,34 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     };
     let reader = ReportReader::new(input, format).map_err(damaged)?;
     let selected = reader.filter(|outcome| outcome.as_ref().map_or(true, |r| args.selects(r)));
+    if args.digest || args.html.is_some() || args.baseline.is_some() {
+        let baseline = args.baseline.as_deref().map(baseline_kinds).transpose()?;
+        let mut builder = DigestBuilder::default();
+        for record in selected {
+            builder.add(&record.map_err(damaged)?);
+        }
+        let digest = builder.finish(baseline.as_ref());
+        if let Some(path) = &args.html {
+            write_digest_html(&digest, &name, path)?;
+            eprintln!("digest page written to '{}'", path.display());
+        }
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string(&digest).expect("digests serialize")
+            );
+        } else if args.digest || args.html.is_none() {
+            print!(
+                "{}",
+                DigestText {
+                    digest: &digest,
+                    name: &name,
+                    limit: None,
+                }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(to) = args.to else {
         let mut summary = Summary::default();
         for record in selected {
@@ -178,6 +224,24 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kinds of an older report, for marking what is new.
+fn baseline_kinds(path: &Path) -> anyhow::Result<HashSet<String>> {
+    let name = path.display();
+    let file = File::open(path)
+        .map_err(|error| anyhow::anyhow!("cannot read baseline report '{name}': {error}"))?;
+    let (format, input) = detect_format(BufReader::new(file))
+        .map_err(|error| anyhow::anyhow!("baseline report '{name}' cannot be read at {error}"))?;
+    let reader = ReportReader::new(input, format)
+        .map_err(|error| anyhow::anyhow!("baseline report '{name}' cannot be read at {error}"))?;
+    reader
+        .map(|record| {
+            record.map(|record| kind_key(&record)).map_err(|error| {
+                anyhow::anyhow!("baseline report '{name}' cannot be read at {error}")
+            })
+        })
+        .collect()
 }
 
 /// Writes `records` in `format` to `out`; stops at the first damaged record.

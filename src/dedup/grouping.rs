@@ -46,6 +46,7 @@ pub struct EntryKind {
 }
 
 struct Kind {
+    level: Option<Level>,
     key_template: Arc<str>,
     representative: Arc<str>,
     count: u64,
@@ -102,26 +103,33 @@ impl GroupBook {
         (book.kinds.len(), book.lines)
     }
 
-    /// The most frequent kinds, most frequent first (ties by template), with their current
-    /// templates.
+    /// The top kinds: the most severe first, then the most frequent (ties by template), with
+    /// their current templates.
     pub fn top_kinds(&self, limit: usize) -> Vec<KindSummary> {
         let book = self.book.lock().expect("group book lock poisoned");
-        let mut kinds: Vec<KindSummary> = book
+        let mut kinds: Vec<(Option<Level>, KindSummary)> = book
             .kinds
             .iter()
             .enumerate()
-            .map(|(id, kind)| KindSummary {
-                template: book.templates[id].to_string(),
-                count: kind.count,
+            .map(|(id, kind)| {
+                let summary = KindSummary {
+                    template: book.templates[id].to_string(),
+                    count: kind.count,
+                };
+                (kind.level, summary)
             })
             .collect();
-        kinds.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
+        kinds.sort_by(|(level_a, a), (level_b, b)| {
+            level_b
+                .cmp(level_a)
+                .then(b.count.cmp(&a.count))
                 .then_with(|| a.template.cmp(&b.template))
         });
-        kinds.truncate(limit);
         kinds
+            .into_iter()
+            .take(limit)
+            .map(|(_, kind)| kind)
+            .collect()
     }
 
     /// The representative texts of every kind, in order of first appearance.
@@ -309,68 +317,81 @@ impl Grouper {
     pub fn group(&mut self, text: &str) -> EntryKind {
         let text = text.trim();
         let (level, template_id, miner) = self.mining.add(text);
-        let (words, template) = match self.learned.get(&(level, template_id)) {
-            None => (None, miner.template(template_id).to_string()),
-            Some(learned) => {
-                let tokens: Vec<&str> = miner.last_tokens().collect();
-                let word_at = |index: usize| tokens.get(index).copied().unwrap_or(WILD);
-                let words = (!learned.splits.is_empty()).then(|| {
-                    learned
-                        .splits
-                        .iter()
-                        .map(|&index| word_at(index))
-                        .collect::<Vec<_>>()
-                        .join("\u{1f}")
-                        .into_boxed_str()
-                });
-                let template = learned
-                    .tokens
-                    .iter()
-                    .enumerate()
-                    .map(|(index, token)| {
-                        if learned.splits.contains(&index) {
-                            word_at(index)
-                        } else {
-                            token
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                (words, template)
+        let learned = self.learned.get(&(level, template_id));
+        let words = learned
+            .filter(|learned| !learned.splits.is_empty())
+            .map(|learned| split_words(learned, miner));
+        let key = (level, template_id, words);
+        let mut book = self.book.book.lock().expect("group book lock poisoned");
+        let (kind, template) = match self.kind_ids.get(&key) {
+            // A learned kind's template is known for good.
+            Some(&kind) if learned.is_some() => (kind, book.templates[kind].clone()),
+            found => {
+                let template: Arc<str> = with_level(
+                    level,
+                    &match learned {
+                        Some(learned) => learned_template(learned, miner),
+                        None => miner.template(template_id).to_string(),
+                    },
+                )
+                .into();
+                let kind = match found {
+                    Some(&kind) => kind,
+                    None => {
+                        book.kinds.push(Kind {
+                            level,
+                            key_template: template.clone(),
+                            representative: text.into(),
+                            count: 0,
+                        });
+                        book.templates.push(template.clone());
+                        self.kind_ids.insert(key, book.kinds.len() - 1);
+                        book.kinds.len() - 1
+                    }
+                };
+                book.templates[kind] = template.clone();
+                (kind, template)
             }
         };
-        let template: Arc<str> = with_level(level, &template).into();
-        let mut book = self.book.book.lock().expect("group book lock poisoned");
-        let next = book.kinds.len();
-        let kind = *self
-            .kind_ids
-            .entry((level, template_id, words))
-            .or_insert(next);
-        let text: Arc<str> = text.into();
-        if kind == next {
-            book.kinds.push(Kind {
-                key_template: template.clone(),
-                representative: text.clone(),
-                count: 0,
-            });
-            book.templates.push(template.clone());
-        } else {
-            book.templates[kind] = template.clone();
-        }
-        let entry_kind = {
-            let found = &mut book.kinds[kind];
-            found.count += 1;
-            EntryKind {
-                kind,
-                key_template: found.key_template.clone(),
-                template,
-                representative: found.representative.clone(),
-            }
+        let found = &mut book.kinds[kind];
+        found.count += 1;
+        let entry_kind = EntryKind {
+            kind,
+            key_template: found.key_template.clone(),
+            template,
+            representative: found.representative.clone(),
         };
         drop(book);
-        self.book.record(text, entry_kind.clone());
+        self.book.record(text.into(), entry_kind.clone());
         entry_kind
     }
+}
+
+/// The words of the entry just mined at the places that split its template.
+fn split_words(learned: &LearnedTemplate, miner: &TemplateMiner) -> Box<str> {
+    let mut words = String::new();
+    for (index, token) in miner.last_tokens().enumerate() {
+        if learned.splits.contains(&index) {
+            words.push_str(token);
+            words.push('\u{1f}');
+        }
+    }
+    words.into_boxed_str()
+}
+
+/// The learned template with the words of the entry just mined at its split places.
+fn learned_template(learned: &LearnedTemplate, miner: &TemplateMiner) -> String {
+    let tokens: Vec<&str> = miner.last_tokens().collect();
+    learned
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(index, token)| match tokens.get(index) {
+            Some(word) if learned.splits.contains(&index) => word,
+            _ => &**token,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A template with its level in front, as kinds are named.
@@ -531,7 +552,11 @@ mod tests {
         assert_eq!(&*kinds[0].key_template, "ERROR connection to <*> refused");
         assert_eq!(book.kind_of(sample[2]).unwrap().kind, 0);
         assert_eq!(book.totals(), (2, 3));
-        assert_eq!(book.top_kinds(1)[0].count, 2);
+        assert_eq!(book.top_kinds(1)[0].count, 2, "ERROR comes first");
+        assert_eq!(
+            book.top_kinds(2)[1].template,
+            "INFO connection to <*> refused"
+        );
     }
 
     #[test]

@@ -228,8 +228,12 @@ fn split_by_kinds<'a>(kinds: &[FieldKind], line: &'a str) -> LineParts<'a> {
         let Some(mut field) = line_fields.next() else {
             break;
         };
-        let mut kind = classify(field.text, column);
         let expected = kinds[column];
+        let mut kind = if expected == FieldKind::Word {
+            FieldKind::Word
+        } else {
+            classify(field.text, column)
+        };
         let closing = column + 1 == kinds.len()
             && matches!(expected, FieldKind::Source | FieldKind::Separator);
         if closing && kind != expected {
@@ -245,8 +249,13 @@ fn split_by_kinds<'a>(kinds: &[FieldKind], line: &'a str) -> LineParts<'a> {
             }
         }
         column += 1;
+        if expected == FieldKind::Word {
+            // Any field fits a plain word's column.
+            end = field.start + field.text.len();
+            matched += 1;
+            continue;
+        }
         let fits = kind == expected
-            || expected == FieldKind::Word
             || (expected == FieldKind::Timestamp && kind == FieldKind::Number)
             || (expected == FieldKind::Number && kind == FieldKind::Timestamp);
         if !fits {
@@ -468,17 +477,20 @@ fn classify(field: &str, column: usize) -> FieldKind {
 
 fn is_timestamp(word: &str) -> bool {
     let word = word.trim_matches(|c: char| matches!(c, '[' | ']' | ',' | '(' | ')'));
-    if word.len() >= 3 {
-        let lower = word
-            .get(..3)
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
-        let named = MONTHS.contains(&lower.as_str()) || WEEKDAYS.contains(&lower.as_str());
-        if named && word.len() <= 9 && word.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return true;
+    match word.as_bytes().first() {
+        Some(first) if first.is_ascii_digit() => {
+            TIME.is_match(word) || DATE.is_match(word) || is_compact_stamp(word)
         }
+        Some(first) if first.is_ascii_alphabetic() => {
+            (3..=9).contains(&word.len())
+                && word.bytes().all(|b| b.is_ascii_alphabetic())
+                && MONTHS
+                    .iter()
+                    .chain(&WEEKDAYS)
+                    .any(|name| name.eq_ignore_ascii_case(&word[..3]))
+        }
+        _ => false,
     }
-    TIME.is_match(word) || DATE.is_match(word) || is_compact_stamp(word)
 }
 
 /// `20171223-22:15:29:606`: a date and a time joined without a space.

@@ -22,7 +22,14 @@ pub enum Level {
 
 impl Level {
     pub fn from_word(word: &str) -> Option<Self> {
-        Some(match word.to_ascii_lowercase().as_str() {
+        // The longest level word has 13 letters; lower-case it on the stack.
+        let mut lower = [0u8; 13];
+        let bytes = word.as_bytes();
+        let lower = lower.get_mut(..bytes.len())?;
+        for (to, from) in lower.iter_mut().zip(bytes) {
+            *to = from.to_ascii_lowercase();
+        }
+        Some(match std::str::from_utf8(lower).ok()? {
             "trace" | "finest" | "finer" => Self::Trace,
             "debug" | "fine" => Self::Debug,
             "info" | "information" | "informational" | "config" => Self::Info,

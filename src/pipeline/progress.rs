@@ -535,7 +535,7 @@ impl fmt::Display for JobSummary {
         if let Some(distinct) = self.distinct_templates {
             writeln!(
                 f,
-                "  {:<16} {} for {} entries, each kind explained once; most frequent:",
+                "  {:<16} {} for {} entries, each kind explained once; the top kinds:",
                 "kinds",
                 thousands(distinct as u64),
                 thousands(self.grouped_entries.unwrap_or_default())

@@ -1,6 +1,8 @@
 //! The incident report: the record formats (text, JSON lines, CSV), reading reports back, the
-//! reorder buffer, and the writer actor that alone appends to the file.
+//! digest of a report's kinds, the reorder buffer, and the writer actor that alone appends to
+//! the file.
 
+pub mod digest;
 mod format;
 mod order;
 mod reader;

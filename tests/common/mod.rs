@@ -240,3 +240,28 @@ pub fn read_audit_log(path: &Path) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).expect("audit lines are JSON"))
         .collect()
 }
+
+static PYTHON: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+
+/// The folder of the Python and npm peers.
+pub fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+/// The python of the pinned virtualenv (tests/interop/requirements.txt), set up once per test
+/// binary.
+pub async fn python() -> &'static Path {
+    PYTHON
+        .get_or_init(|| async {
+            let output = Command::new("bash")
+                .arg(interop_dir().join("setup_venv.sh"))
+                .stderr(Stdio::inherit())
+                .output()
+                .await
+                .expect("setup_venv.sh runs");
+            assert!(output.status.success(), "setup_venv.sh failed");
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            PathBuf::from(stdout.lines().last().expect("python path printed").trim())
+        })
+        .await
+}
