@@ -9,6 +9,7 @@ use clap::Args;
 use super::job::{JobArgs, conclude, run_with_interrupts};
 use crate::files::{remove_if_present, sibling};
 use crate::pipeline::checkpoint::Checkpoint;
+use crate::pipeline::claim::claim_job_files;
 use crate::pipeline::input::InputSource;
 use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::{JobInput, JobSettings, JobStatus};
@@ -40,17 +41,23 @@ pub struct ArchiveArgs {
     pub job: JobArgs,
 }
 
+/// What a report's failures file adds to its name.
+pub const FAILURES_SUFFIX: &str = ".failed.csv";
+
 /// `REPORT.failed.csv` beside the report.
 pub fn default_failures_path(report: &std::path::Path) -> PathBuf {
-    sibling(report, ".failed.csv")
+    sibling(report, FAILURES_SUFFIX)
 }
 
 pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
+    let report = args.job.report.path();
     let failures = args
         .failures
         .clone()
-        .unwrap_or_else(|| default_failures_path(&args.job.report.report));
+        .unwrap_or_else(|| default_failures_path(&report));
     let input = JobInput::Log(InputSource::parse(&args.input));
+    // Held until the report, the failures file and the checkpoint agree at the end.
+    let _lock = claim_job_files(&input, &report, &failures)?;
     let (settings, _backend) = args
         .job
         .settings(
@@ -69,7 +76,7 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         if !outcome.failures_written {
             remove_if_present(&failures)?;
         }
-        remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
+        remove_if_present(&Checkpoint::path_for(&report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";
     Ok(conclude(&outcome, &args.job, Some(&failures), resumable))

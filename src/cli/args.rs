@@ -276,9 +276,10 @@ pub struct ProtocolArgs {
 /// The report a server appends to, and its format.
 #[derive(Debug, Args)]
 pub struct ReportFileArgs {
-    /// The incident report to append to.
-    #[arg(long, default_value = "incident_report.txt")]
-    pub report: PathBuf,
+    /// The incident report to append to [default: incident_report.txt; for `retry`, the
+    /// report the failures file is named after: REPORT.failed.csv belongs to REPORT].
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 
     /// The report's format: text (the incident-report records), jsonl or csv (every field:
     /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
@@ -287,11 +288,21 @@ pub struct ReportFileArgs {
     pub format: Option<ReportFormat>,
 }
 
+/// The report written when none is named.
+pub const DEFAULT_REPORT: &str = "incident_report.txt";
+
 impl ReportFileArgs {
+    /// The report named with --report, else `incident_report.txt`.
+    pub fn path(&self) -> PathBuf {
+        self.report
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORT))
+    }
+
     /// The format asked for, else the one the report's extension implies.
     pub fn format(&self) -> ReportFormat {
         self.format
-            .unwrap_or_else(|| ReportFormat::for_path(&self.report))
+            .unwrap_or_else(|| ReportFormat::for_path(&self.path()))
     }
 }
 

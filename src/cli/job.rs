@@ -109,7 +109,7 @@ impl JobArgs {
     fn report_name(&self) -> String {
         match &self.server {
             Some(url) => format!("the report of the server at {url}"),
-            None => self.report.report.display().to_string(),
+            None => self.report.path().display().to_string(),
         }
     }
 
@@ -130,7 +130,7 @@ impl JobArgs {
         }
         let settings = JobSettings {
             input,
-            report: self.report.report.clone(),
+            report: self.report.path(),
             report_format: self.report.format(),
             failures,
             server: self.server.clone().map(|url| ServerTarget::Http {

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use super::args::{ReportFileArgs, ToolArgs};
 use super::signal::shutdown_requested;
-use crate::report::{OrderPolicy, ReportWriter};
+use crate::report::{OrderPolicy, ReportLock, ReportWriter};
 use crate::server::{
     AUTH_TOKEN_ENV, AuthToken, DEFAULT_MAX_LOG_LINE_BYTES, HttpServer, HttpServerSettings,
     LogArchiverServer, serve_stdio,
@@ -96,8 +96,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_request_bytes: tool.max_request_bytes(),
     };
     let policy = OrderPolicy::shared_server(tool.sampling_timeout);
-    let (writer, writer_done) =
-        ReportWriter::start(&args.report.report, policy, args.report.format()).await?;
+    let report = args.report.path();
+    // Held while the server runs: no job or other server may write this report meanwhile.
+    let _lock = ReportLock::acquire(&report)?;
+    let (writer, writer_done) = ReportWriter::start(&report, policy, args.report.format()).await?;
     let sampling_timeout = tool.sampling_timeout;
     let mut server = LogArchiverServer::new(tool, writer.clone());
     if args.conformance_fixtures {
