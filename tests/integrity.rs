@@ -389,3 +389,41 @@ async fn refused_start_ups_leave_nothing_behind() {
     }
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn windows_paths_are_archived_byte_for_byte() {
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = [
+        r"ERROR cannot open C:\Users\x\AppData\app.log",
+        r"WARN share \\fileserver\logs unreachable",
+        r"ERROR bad path C:\new\report.txt",
+    ];
+    std::fs::write(&log, lines.join("\r\n") + "\r\n").unwrap();
+    let report = dir.path().join("report.txt");
+    let finished = finish(archive_command(&mock, &log, &report)).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let text = read_report(&report);
+    assert!(
+        text.contains("\nRAW: ERROR cannot open C:\\Users\\x\\AppData\\app.log\n"),
+        "{text}"
+    );
+    // A backslash before `n` (or `r`, `u{`, another backslash) is doubled, so it reads back.
+    assert!(
+        text.contains("\nRAW: ERROR bad path C:\\\\new\\\\report.txt\n"),
+        "{text}"
+    );
+    let mut read_back = command();
+    read_back.args(["report", "--to", "jsonl"]).arg(&report);
+    let finished = finish(read_back).await;
+    assert!(finished.success, "{}", finished.stderr);
+    let raws: Vec<String> = finished
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["raw"].to_string())
+        .map(|raw| serde_json::from_str::<String>(&raw).unwrap())
+        .collect();
+    assert_eq!(raws, lines);
+    mock.stop().await;
+}
