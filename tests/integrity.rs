@@ -427,3 +427,39 @@ async fn windows_paths_are_archived_byte_for_byte() {
     assert_eq!(raws, lines);
     mock.stop().await;
 }
+
+#[tokio::test]
+async fn a_truncated_gzip_ends_with_what_was_archived_and_blocks_nothing() {
+    use std::io::Write;
+    let mock = start_mock(MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.log");
+    let lines = write_log(&plain, 3000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&plain).unwrap()).unwrap();
+    let compressed = gz.finish().unwrap();
+    let log = dir.path().join("app.log.gz");
+    std::fs::write(&log, &compressed[..compressed.len() / 2]).unwrap();
+    let report = dir.path().join("report.txt");
+    for run in 0..2 {
+        let finished = finish(archive_command(&mock, &log, &report)).await;
+        assert_eq!(finished.code, Some(1), "run {run}: {}", finished.stderr);
+        assert!(
+            finished.stderr.contains("is not a valid gzip stream at line")
+                && finished.stderr.contains("nothing is left to resume")
+                && !finished.stderr.contains("--resume"),
+            "run {run}: {}",
+            finished.stderr
+        );
+        // Not a dead end: no checkpoint, no empty failures file, and the next run is not
+        // refused.
+        assert!(!report.with_extension("txt.checkpoint").exists(), "run {run}");
+        assert!(!report.with_extension("txt.failed.csv").exists(), "run {run}");
+    }
+    let archived = report_raw_lines(&read_report(&report));
+    let per_run = archived.len() / 2;
+    assert!(per_run > 0 && per_run < lines.len(), "{per_run}");
+    let read_before_the_damage = expected_report(&lines[..per_run]);
+    assert_eq!(read_report(&report), read_before_the_damage.repeat(2));
+    mock.stop().await;
+}

@@ -12,7 +12,7 @@ use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::claim::claim_job_files;
 use crate::pipeline::input::InputSource;
 use crate::pipeline::multiline::MultilineMode;
-use crate::pipeline::{JobInput, JobSettings, JobStatus};
+use crate::pipeline::{JobInput, JobSettings};
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
@@ -72,7 +72,7 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         ..settings
     };
     let outcome = run_with_interrupts(settings).await?;
-    if outcome.result.status == JobStatus::Completed {
+    if outcome.result.status.is_over() {
         if !outcome.failures_written {
             remove_if_present(&failures)?;
         }

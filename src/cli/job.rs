@@ -246,6 +246,14 @@ pub fn conclude(
             }
             ExitCode::from(130)
         }
+        JobStatus::InputDamaged(reason) => {
+            eprintln!("error: {reason}");
+            eprintln!(
+                "the job ended there: every entry before it was archived or listed as failed, \
+                 and nothing is left to resume"
+            );
+            ExitCode::FAILURE
+        }
         JobStatus::Aborted(reason) => {
             eprintln!("error: {reason}");
             if resumable {

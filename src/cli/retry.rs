@@ -11,9 +11,9 @@ use clap::Args;
 use super::archive::FAILURES_SUFFIX;
 use super::job::{JobArgs, conclude, run_with_interrupts};
 use crate::files::{remove_if_present, sibling};
+use crate::pipeline::JobInput;
 use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::claim::claim_job_files;
-use crate::pipeline::{JobInput, JobStatus};
 
 #[derive(Debug, Args)]
 pub struct RetryArgs {
@@ -68,7 +68,7 @@ pub async fn run(mut args: RetryArgs) -> anyhow::Result<ExitCode> {
         .settings(input, pending.clone(), 0, args.resume)
         .await?;
     let outcome = run_with_interrupts(settings).await?;
-    if outcome.result.status == JobStatus::Completed {
+    if outcome.result.status.is_over() {
         if outcome.failures_written {
             std::fs::rename(&pending, &args.failures).map_err(|error| {
                 anyhow::anyhow!(
