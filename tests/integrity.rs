@@ -445,7 +445,9 @@ async fn a_truncated_gzip_ends_with_what_was_archived_and_blocks_nothing() {
         let finished = finish(archive_command(&mock, &log, &report)).await;
         assert_eq!(finished.code, Some(1), "run {run}: {}", finished.stderr);
         assert!(
-            finished.stderr.contains("is not a valid gzip stream at line")
+            finished
+                .stderr
+                .contains("is not a valid gzip stream at line")
                 && finished.stderr.contains("nothing is left to resume")
                 && !finished.stderr.contains("--resume"),
             "run {run}: {}",
@@ -453,8 +455,14 @@ async fn a_truncated_gzip_ends_with_what_was_archived_and_blocks_nothing() {
         );
         // Not a dead end: no checkpoint, no empty failures file, and the next run is not
         // refused.
-        assert!(!report.with_extension("txt.checkpoint").exists(), "run {run}");
-        assert!(!report.with_extension("txt.failed.csv").exists(), "run {run}");
+        assert!(
+            !report.with_extension("txt.checkpoint").exists(),
+            "run {run}"
+        );
+        assert!(
+            !report.with_extension("txt.failed.csv").exists(),
+            "run {run}"
+        );
     }
     let archived = report_raw_lines(&read_report(&report));
     let per_run = archived.len() / 2;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::job::{JobArgs, conclude, run_with_interrupts};
+use super::numbers::whole;
 use crate::files::{remove_if_present, sibling};
 use crate::pipeline::checkpoint::Checkpoint;
 use crate::pipeline::claim::claim_job_files;
@@ -34,7 +35,7 @@ pub struct ArchiveArgs {
     pub multiline: MultilineMode,
 
     /// Longer lines are cut, with a visible marker.
-    #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(64..))]
+    #[arg(long, default_value_t = 65536, value_parser = whole::<u64>(64, u64::MAX), allow_negative_numbers = true)]
     pub max_line_bytes: u64,
 
     #[command(flatten)]

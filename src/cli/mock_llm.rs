@@ -7,6 +7,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::args::parse_duration;
+use super::numbers::whole;
 use super::signal::shutdown_requested;
 use crate::mock::{Fault, MockLlm, MockSettings};
 
@@ -17,7 +18,7 @@ pub struct MockLlmArgs {
     pub host: String,
 
     /// Port to listen on (0 picks a free one; the URL is printed on stdout).
-    #[arg(long, default_value_t = 8089)]
+    #[arg(long, default_value_t = 8089, value_parser = whole::<u16>(0, u64::from(u16::MAX)), allow_negative_numbers = true)]
     pub port: u16,
 
     /// Fixed delay before each answer (seconds, or e.g. 200ms).
@@ -42,7 +43,7 @@ pub struct MockLlmArgs {
     pub hang: Duration,
 
     /// Enforce this many requests per minute, answering 429 beyond it.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<u32>(1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub rpm: Option<u32>,
 
     /// Accept only this API key (any non-empty key when unset).

@@ -8,6 +8,7 @@ mod config;
 mod explain;
 mod job;
 mod mock_llm;
+mod numbers;
 mod peer;
 mod report;
 mod retry;
