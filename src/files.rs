@@ -38,7 +38,7 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The canonical form of `path`, or of its directory joined with its name when it does not
 /// exist yet.
-fn resolved(path: &Path) -> Option<PathBuf> {
+pub fn resolved(path: &Path) -> Option<PathBuf> {
     if let Ok(path) = path.canonicalize() {
         return Some(path);
     }

@@ -208,7 +208,7 @@ async fn a_server_and_a_job_never_share_a_report() {
     // And the other way round: a server refuses a report a job is writing.
     let mut job = archive_stdin(&mock, &report);
     let job_input = job.stdin.take().unwrap();
-    wait_for(&report.with_extension("txt.lock")).await;
+    wait_for(&ReportLock::path_for(&report)).await;
     let mut serve = command();
     serve
         .args(["serve", "--port", "0", "--report"])

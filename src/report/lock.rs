@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::files::sibling;
+use crate::files::{resolved, sibling};
 
 /// Why a report could not be locked.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +39,11 @@ pub struct ReportLock {
 }
 
 impl ReportLock {
-    /// Where the lock of a report lives.
+    /// Where the lock of a report lives: beside the file the report's path leads to, so that
+    /// every way of naming it (`./r.txt`, a symbolic link) shares one lock.
     pub fn path_for(report: &Path) -> PathBuf {
-        sibling(report, ".lock")
+        let report = resolved(report).unwrap_or_else(|| report.to_path_buf());
+        sibling(&report, ".lock")
     }
 
     /// Takes the report's lock at once, or fails naming the process that holds it.
@@ -141,6 +143,13 @@ mod tests {
         assert!(
             refused.contains(&format!("PID {}", std::process::id())) && refused.contains("r.txt"),
             "{refused}"
+        );
+        let alias = dir.path().join("alias.txt");
+        std::fs::write(&report, "").unwrap();
+        std::os::unix::fs::symlink(&report, &alias).unwrap();
+        assert!(
+            ReportLock::acquire(&alias).is_err(),
+            "a symbolic link shares the lock"
         );
         drop(lock);
         assert!(!ReportLock::path_for(&report).exists());
