@@ -357,13 +357,19 @@ async fn refused_start_ups_leave_nothing_behind() {
     std::fs::create_dir(dir.path().join("logs")).unwrap();
     std::fs::write(dir.path().join("r.jsonl"), "{\"raw\":\"x\"}\n").unwrap();
     let before = listing(dir.path());
-    let cases: [(&str, &str, &[&str], &str); 5] = [
+    let cases: [(&str, &str, &[&str], &str); 6] = [
         ("logs", "r.txt", &[], "is a directory"),
         ("empty.log", "r.txt", &[], "is empty"),
         ("app.log", "r.jsonl", &["--format", "csv"], "jsonl format"),
         // A report that cannot be opened for writing (a directory; root may write any file).
         ("app.log", "logs", &[], "cannot open report file"),
         ("app.log", "missing/r.txt", &[], "there is no directory"),
+        (
+            "app.log",
+            "r.txt",
+            &["--failures", "./r.txt"],
+            "is the report",
+        ),
     ];
     for (input, report, extra, expected) in cases {
         let mut archive = job_command(&mock, "archive");

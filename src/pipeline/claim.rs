@@ -1,6 +1,6 @@
 //! What a job checks and claims before it creates any file: its input can be read and holds
-//! something, none of the files it writes is its input (by path or by inode), and it alone
-//! writes the report (the report's lock, held until the job's files tell the truth).
+//! something, none of the files it writes is its input (by path or by inode), its failures
+//! file is not its report, and it alone writes the report (the report's lock, held until the job's files tell the truth).
 
 use std::path::Path;
 
@@ -48,6 +48,11 @@ pub fn claim_job_files(
             path.display(),
         );
     }
+    anyhow::ensure!(
+        !same_file(failures, report),
+        "the failures file '{}' is the report: choose another --failures",
+        failures.display()
+    );
     Ok(ReportLock::acquire(report)?)
 }
 
@@ -85,6 +90,9 @@ mod tests {
         assert!(error.to_string().contains("the report"), "{error}");
         let error = claim_job_files(&input, &dir.path().join("r"), &log).unwrap_err();
         assert!(error.to_string().contains("--failures"), "{error}");
+        let report = dir.path().join("r");
+        let error = claim_job_files(&input, &report, &report).unwrap_err();
+        assert!(error.to_string().contains("is the report"), "{error}");
         let empty = dir.path().join("empty.log");
         std::fs::write(&empty, "").unwrap();
         let error = claim_job_files(
