@@ -1,5 +1,6 @@
-//! The bulk pipeline behind `archive` and `retry`: input readers, the supervisor and connection
-//! actors, the failures file, checkpoints, progress and the summary. `run_job` wires a job
+//! The bulk pipeline behind `archive` and `retry`: the checks and the report's lock a job takes
+//! before it starts, input readers, the supervisor and connection actors, the failures file,
+//! checkpoints, progress and the summary. `run_job` wires a job
 //! together: the server (in-process unless one is given), the sampler pool, the supervisor.
 
 mod budget;
