@@ -68,6 +68,13 @@ async fn bad_numbers_are_refused_in_words() {
         ),
         (&["mock-llm", "--rpm", "0"], "must be at least 1"),
         (&["bench", "--concurrency", "16,0"], "must be at least 1"),
+        (&["bench", "--run-seconds", "0"], "must be more than zero"),
+        (&["mock-llm", "--seed", "-1"], "must not be negative"),
+        (
+            &["mock-llm", "--latency", "-1"],
+            "is not a valid number of seconds",
+        ),
+        (&["archive", log, "--rpm", "-5"], "is not a positive number"),
     ];
     for (args, expected) in cases {
         let stderr = refusal(args).await;

@@ -75,7 +75,7 @@ pub struct LlmArgs {
     pub model_families: Vec<(String, String)>,
 
     /// Longest wait for one LLM answer (seconds, or with a unit such as 2m).
-    #[arg(long, default_value = "60", value_parser = parse_timeout)]
+    #[arg(long, default_value = "60", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub llm_timeout: Duration,
 
     /// Most output tokens granted to one sampling request, whatever the server asks for.
@@ -328,7 +328,7 @@ pub struct ToolArgs {
     pub max_tokens: u32,
 
     /// Longest wait for the client's answer to a sampling request (seconds, or e.g. 2m).
-    #[arg(long, default_value = "120", value_parser = parse_timeout)]
+    #[arg(long, default_value = "120", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub sampling_timeout: Duration,
 
     /// What to mask in log lines before they reach the LLM: a comma-separated list of secrets
@@ -362,7 +362,7 @@ pub struct JobLlmArgs {
 
     /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
     /// rate-limit headers and 429s, starting at 50) or `unlimited`.
-    #[arg(long, default_value = "auto", value_parser = parse_request_rate)]
+    #[arg(long, default_value = "auto", value_parser = parse_request_rate, allow_negative_numbers = true)]
     pub rpm: RequestRate,
 
     /// Input tokens per minute the provider allows.

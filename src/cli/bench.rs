@@ -34,15 +34,15 @@ pub struct BenchArgs {
     pub connections: u64,
 
     /// Mean LLM latencies to measure (comma-separated; seconds or with a unit: 0,200ms).
-    #[arg(long, value_delimiter = ',', default_value = "0,200ms", value_parser = parse_duration)]
+    #[arg(long, value_delimiter = ',', default_value = "0,200ms", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency: Vec<Duration>,
 
     /// How far answer times spread around a non-zero mean latency (uniformly).
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency_spread: Duration,
 
     /// Request limits the mock LLM enforces, per minute (comma-separated; `none` for no limit).
-    #[arg(long, value_delimiter = ',', default_value = "none,1200", value_parser = parse_provider_rpm)]
+    #[arg(long, value_delimiter = ',', default_value = "none,1200", value_parser = parse_provider_rpm, allow_negative_numbers = true)]
     pub rpm: Vec<Option<u32>>,
 
     /// For runs with a limit: whether the client is told it (`match`: --rpm set to it) or
@@ -51,11 +51,11 @@ pub struct BenchArgs {
     pub client_limit: Vec<ClientLimit>,
 
     /// Seconds' worth of lines a run with a known bound sends.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_run_seconds, allow_negative_numbers = true)]
     pub run_seconds: f64,
 
     /// The longest one run may take.
-    #[arg(long, default_value = "5m", value_parser = parse_timeout)]
+    #[arg(long, default_value = "5m", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub run_timeout: Duration,
 
     // The runs' clients offer these revisions (auto takes 2026-07-28 with the built-in server;
@@ -110,6 +110,14 @@ impl BenchArgs {
             max_lines: self.lines,
             target_seconds: self.run_seconds,
         }
+    }
+}
+
+fn parse_run_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        Ok(_) => Err("must be more than zero".to_string()),
+        Err(_) => Err("not a number of seconds".to_string()),
     }
 }
 

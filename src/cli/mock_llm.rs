@@ -22,11 +22,11 @@ pub struct MockLlmArgs {
     pub port: u16,
 
     /// Fixed delay before each answer (seconds, or e.g. 200ms).
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "0", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency: Duration,
 
     /// Random extra delay, uniform between zero and this, added to --latency.
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "0", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency_spread: Duration,
 
     /// Inject a fault: KIND:rate=P or KIND:every=N, KIND one of 429, 529, 500, hang,
@@ -35,11 +35,11 @@ pub struct MockLlmArgs {
     pub faults: Vec<Fault>,
 
     /// `retry-after` sent with injected 429s (seconds).
-    #[arg(long, default_value = "1", value_parser = parse_duration)]
+    #[arg(long, default_value = "1", value_parser = parse_duration, allow_negative_numbers = true)]
     pub retry_after: Duration,
 
     /// How long a `hang` fault holds a request.
-    #[arg(long, default_value = "600", value_parser = parse_duration)]
+    #[arg(long, default_value = "600", value_parser = parse_duration, allow_negative_numbers = true)]
     pub hang: Duration,
 
     /// Enforce this many requests per minute, answering 429 beyond it.
@@ -51,7 +51,7 @@ pub struct MockLlmArgs {
     pub api_key: Option<String>,
 
     /// Seed for the random latency spread and fault rates.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
 }
 
