@@ -431,6 +431,21 @@ async fn windows_paths_are_archived_byte_for_byte() {
         .map(|raw| serde_json::from_str::<String>(&raw).unwrap())
         .collect();
     assert_eq!(raws, lines);
+
+    // A report written when every backslash was doubled reads back the same.
+    let legacy = dir.path().join("legacy.txt");
+    std::fs::write(
+        &legacy,
+        "--- INCIDENT REPORT ---\nRAW: ERROR cannot open C:\\\\Users\\\\x\\nnext\n\
+         ANALYSIS: ok\n------------------------------\n",
+    )
+    .unwrap();
+    let mut read_legacy = command();
+    read_legacy.args(["report", "--to", "jsonl"]).arg(&legacy);
+    let finished = finish(read_legacy).await;
+    assert!(finished.success, "{}", finished.stderr);
+    let record: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    assert_eq!(record["raw"], "ERROR cannot open C:\\Users\\x\nnext");
     mock.stop().await;
 }
 
