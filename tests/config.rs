@@ -1,5 +1,6 @@
 //! The configuration file through the real binary: flags win over the environment, which wins
-//! over the file, which wins over the defaults; `config` shows the result with secrets masked.
+//! over the file, which wins over the defaults; `config` shows the result with secrets masked,
+//! the environment values it uses, and as a file `--config` accepts.
 
 mod common;
 
@@ -30,12 +31,12 @@ async fn precedence_is_flags_then_environment_then_file_then_defaults() {
     assert_eq!(finished.code, Some(0), "{}", finished.stderr);
     let lines = config_lines(&finished.stdout);
     assert!(
-        lines.contains(&"concurrency = \"32\"  # file"),
+        lines.contains(&"concurrency = 32  # file"),
         "{}",
         finished.stdout
     );
     assert!(
-        lines.contains(&"max-retries = \"2\"  # file"),
+        lines.contains(&"max-retries = 2  # file"),
         "{}",
         finished.stdout
     );
@@ -45,12 +46,18 @@ async fn precedence_is_flags_then_environment_then_file_then_defaults() {
         finished.stdout
     );
     assert!(
-        lines.contains(&"connections = \"4\"  # default"),
+        lines.contains(&"connections = 4  # default"),
         "{}",
         finished.stdout
     );
     assert!(!finished.stdout.contains("sk-ant-secret-value"));
-    assert!(finished.stdout.contains("ANTHROPIC_API_KEY = \"********\""));
+    assert!(
+        finished
+            .stdout
+            .contains("# api-key = \"********\"  # env ANTHROPIC_API_KEY"),
+        "{}",
+        finished.stdout
+    );
 
     // The file's settings drive a real job; a flag still wins over them.
     let log = dir.path().join("app.log");
@@ -115,4 +122,76 @@ async fn the_auth_token_is_masked_when_shown() {
         "{}",
         finished.stdout
     );
+}
+
+#[tokio::test]
+async fn config_shows_the_environment_it_uses_as_a_file_that_config_accepts() {
+    let mock = start_mock(log_archiver::mock::MockSettings::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut show = command();
+    show.args(["config", "archive"])
+        .env("ANTHROPIC_API_KEY", "sk-ant-secret-value")
+        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env_remove("LOG_ARCHIVER_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env_remove("LOG_ARCHIVER_MODEL")
+        .env_remove("LOG_ARCHIVER_AUTH_TOKEN");
+    let finished = finish(show).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    let shown = finished.stdout;
+    assert!(!shown.contains("sk-ant-secret-value"), "{shown}");
+    assert!(
+        shown.contains("# api-key = \"********\"  # env ANTHROPIC_API_KEY"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!(
+            "base-url = \"{}\"  # env ANTHROPIC_BASE_URL",
+            mock.base_url()
+        )),
+        "{shown}"
+    );
+    // No secret is offered as an empty default, and nothing unset is written as a value.
+    assert!(
+        !config_lines(&shown)
+            .iter()
+            .any(|line| line.contains("= \"\"")),
+        "{shown}"
+    );
+
+    // The output is a configuration file: `config` reads it back, and a job runs from it
+    // (its base URL leads to the mock; the key still comes from the environment).
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, &shown).unwrap();
+    let mut again = command();
+    again
+        .args(["config", "archive", "--config"])
+        .arg(&path)
+        .env("ANTHROPIC_API_KEY", "sk-ant-secret-value")
+        .env_remove("ANTHROPIC_BASE_URL");
+    let finished = finish(again).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stdout.contains("concurrency = 16  # file"),
+        "{}",
+        finished.stdout
+    );
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 5);
+    let report = dir.path().join("r.txt");
+    let mut archive = command();
+    archive
+        .arg("archive")
+        .arg(&log)
+        .arg("--config")
+        .arg(&path)
+        .args(["--llm", "anthropic", "--progress", "off", "--report"])
+        .arg(&report)
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env_remove("ANTHROPIC_BASE_URL")
+        .env_remove("LOG_ARCHIVER_MODEL");
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    mock.stop().await;
 }

@@ -8,16 +8,18 @@ use std::path::Path;
 use common::*;
 use log_archiver::mock::MockSettings;
 
-const SECRET_LINES: [&str; 4] = [
+const SECRET_LINES: [&str; 5] = [
     "2026-11-29T10:00:00Z app[42]: connecting to postgres://app:S3cr3tPassw0rd@db:5432/orders",
     "2026-11-29T10:00:01Z app[42]: retrying with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
     "2026-11-29T10:00:02Z deploy: export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE done",
     "2026-11-29T10:00:03Z mail: bounce for ops@example.com from 203.0.113.9",
+    "2026-11-29T10:00:04Z aws configure: secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 ];
-const SECRETS: [&str; 3] = [
+const SECRETS: [&str; 4] = [
     "S3cr3tPassw0rd",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0",
     "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 ];
 
 /// Archives the secret lines with `extra` flags and an audit log; returns the report and
@@ -58,6 +60,7 @@ async fn secrets_are_masked_before_the_llm_and_in_the_report() {
         "postgres://app:[REDACTED:password]@db:5432/orders",
         "Authorization: Bearer [REDACTED:jwt]",
         "AWS_ACCESS_KEY_ID=[REDACTED:aws-access-key]",
+        "aws configure: secret [REDACTED:secret]",
     ] {
         assert!(prompts.contains(marker), "{marker} not in {prompts}");
         assert!(report.contains(marker), "{marker} not in {report}");

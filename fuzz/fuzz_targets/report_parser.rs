@@ -1,7 +1,8 @@
 //! Fuzzes `parse_report` with arbitrary bytes. For any UTF-8 text it never panics; it accepts
-//! a report only when every value's escapes are well formed (`\\`, `\n`, `\r`, or `\u{HEX}`
-//! naming a character, as `escape` writes them); and the records it accepts format back into a
-//! report that parses to the same records.
+//! a report only when every value's `\u{...}` escapes are well formed (`\u{HEX}` naming a
+//! character, as `escape` writes them; any other backslash is a literal one or starts `\\`,
+//! `\n` or `\r`); and the records it accepts format back into a report that parses to the same
+//! records.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -32,22 +33,23 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parse_report(&again).as_ref(), Ok(&records));
 });
 
-/// Whether every backslash in `value` starts an escape that `escape` could have written.
+/// Whether every `\u{` in `value` that a backslash starts is an escape `escape` could have
+/// written (other backslashes are literal or start `\\`, `\n`, `\r`).
 fn well_formed(value: &str) -> bool {
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
             continue;
         }
-        match chars.next() {
-            Some('\\' | 'n' | 'r') => {}
-            Some('u') => {
-                if chars.next() != Some('{') {
-                    return false;
-                }
+        let mut ahead = chars.clone();
+        match ahead.next() {
+            Some('\\' | 'n' | 'r') => {
+                chars = ahead;
+            }
+            Some('u') if ahead.next() == Some('{') => {
                 let mut hex = String::new();
                 loop {
-                    match chars.next() {
+                    match ahead.next() {
                         Some('}') => break,
                         Some(digit) if digit.is_ascii_hexdigit() => hex.push(digit),
                         _ => return false,
@@ -57,8 +59,9 @@ fn well_formed(value: &str) -> bool {
                 if named.is_none() {
                     return false;
                 }
+                chars = ahead;
             }
-            _ => return false,
+            _ => {}
         }
     }
     true

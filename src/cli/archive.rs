@@ -8,13 +8,15 @@ use clap::Args;
 
 use super::digest::{digest_of_report, write_digest_html};
 use super::job::{JobArgs, conclude, run_with_interrupts};
+use super::numbers::whole;
 use super::plan::print_plan;
 use crate::files::{remove_if_present, sibling};
 use crate::pipeline::checkpoint::Checkpoint;
+use crate::pipeline::claim::claim_job_files;
 use crate::pipeline::input::InputSource;
 use crate::pipeline::multiline::MultilineMode;
 use crate::pipeline::plan::plan_job;
-use crate::pipeline::{JobInput, JobSettings, JobStatus};
+use crate::pipeline::{JobInput, JobSettings};
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
@@ -42,7 +44,7 @@ pub struct ArchiveArgs {
     pub multiline: MultilineMode,
 
     /// Longer lines are cut, with a visible marker.
-    #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u64).range(64..))]
+    #[arg(long, default_value_t = 65536, value_parser = whole::<u64>(64, u64::MAX), allow_negative_numbers = true)]
     pub max_line_bytes: u64,
 
     /// At the end of the job, write the report's digest as one HTML page (see `report --html`).
@@ -53,20 +55,31 @@ pub struct ArchiveArgs {
     pub job: JobArgs,
 }
 
+/// What a report's failures file adds to its name.
+pub const FAILURES_SUFFIX: &str = ".failed.csv";
+
 /// `REPORT.failed.csv` beside the report.
 pub fn default_failures_path(report: &std::path::Path) -> PathBuf {
-    sibling(report, ".failed.csv")
+    sibling(report, FAILURES_SUFFIX)
 }
 
 pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
     if let Some(page) = &args.digest_html {
         check_writable_place(page)?;
     }
+    let report = args.job.report.path();
     let failures = args
         .failures
         .clone()
-        .unwrap_or_else(|| default_failures_path(&args.job.report.report));
+        .unwrap_or_else(|| default_failures_path(&report));
     let input = JobInput::Log(InputSource::parse(&args.input));
+    // Held until the report, the failures file and the checkpoint agree at the end; a dry run
+    // writes nothing and takes no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(claim_job_files(&input, &report, &failures)?)
+    };
     let (settings, _backend) = args
         .job
         .settings(
@@ -85,17 +98,16 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = run_with_interrupts(settings).await?;
-    if outcome.result.status == JobStatus::Completed {
+    if outcome.result.status.is_over() {
         if !outcome.failures_written {
             remove_if_present(&failures)?;
         }
-        remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
+        remove_if_present(&Checkpoint::path_for(&report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";
     let code = conclude(&outcome, &args.job, Some(&failures), resumable);
     if let Some(page) = &args.digest_html {
-        let report = &args.job.report.report;
-        let digest = digest_of_report(report)?;
+        let digest = digest_of_report(&report)?;
         write_digest_html(&digest, &report.display().to_string(), page)?;
         eprintln!("digest page written to '{}'", page.display());
     }

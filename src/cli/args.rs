@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::numbers::{per_minute, whole};
+
 use crate::client::{
     AuditLog, DEFAULT_MAX_SAMPLING_TOKENS, ModelChoice, ProtocolChoice, SamplingPolicy,
     SamplingRules,
@@ -38,6 +40,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a timeout: a duration as `parse_duration` reads it, longer than zero.
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("must be longer than zero".to_string()),
+        duration => Ok(duration),
+    }
+}
+
 /// Which LLM answers sampling requests, and how to reach it. Each value comes from its flag,
 /// else its environment variable, else the backend's default.
 #[derive(Debug, Args)]
@@ -65,11 +75,11 @@ pub struct LlmArgs {
     pub model_families: Vec<(String, String)>,
 
     /// Longest wait for one LLM answer (seconds, or with a unit such as 2m).
-    #[arg(long, default_value = "60", value_parser = parse_duration)]
+    #[arg(long, default_value = "60", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub llm_timeout: Duration,
 
     /// Most output tokens granted to one sampling request, whatever the server asks for.
-    #[arg(long, default_value_t = DEFAULT_MAX_SAMPLING_TOKENS, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = DEFAULT_MAX_SAMPLING_TOKENS, value_parser = whole::<u32>(1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub max_sampling_tokens: u32,
 
     /// Append every sampling request (as sent to the LLM) and its answer to this JSONL file.
@@ -276,9 +286,10 @@ pub struct ProtocolArgs {
 /// The report a server appends to, and its format.
 #[derive(Debug, Args)]
 pub struct ReportFileArgs {
-    /// The incident report to append to.
-    #[arg(long, default_value = "incident_report.txt")]
-    pub report: PathBuf,
+    /// The incident report to append to [default: incident_report.txt; for `retry`, the
+    /// report the failures file is named after: REPORT.failed.csv belongs to REPORT].
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
 
     /// The report's format: text (the incident-report records), jsonl or csv (every field:
     /// source, line, raw, analysis, model, tokens, latency, template). Default: from the
@@ -287,11 +298,21 @@ pub struct ReportFileArgs {
     pub format: Option<ReportFormat>,
 }
 
+/// The report written when none is named.
+pub const DEFAULT_REPORT: &str = "incident_report.txt";
+
 impl ReportFileArgs {
+    /// The report named with --report, else `incident_report.txt`.
+    pub fn path(&self) -> PathBuf {
+        self.report
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORT))
+    }
+
     /// The format asked for, else the one the report's extension implies.
     pub fn format(&self) -> ReportFormat {
         self.format
-            .unwrap_or_else(|| ReportFormat::for_path(&self.report))
+            .unwrap_or_else(|| ReportFormat::for_path(&self.path()))
     }
 }
 
@@ -303,11 +324,11 @@ pub struct ToolArgs {
     pub prompt: PromptTemplate,
 
     /// Most tokens the LLM may use for one explanation.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 100, value_parser = whole::<u32>(1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub max_tokens: u32,
 
     /// Longest wait for the client's answer to a sampling request (seconds, or e.g. 2m).
-    #[arg(long, default_value = "120", value_parser = parse_duration)]
+    #[arg(long, default_value = "120", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub sampling_timeout: Duration,
 
     /// What to mask in log lines before they reach the LLM: a comma-separated list of secrets
@@ -341,19 +362,19 @@ pub struct JobLlmArgs {
 
     /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
     /// rate-limit headers and 429s, starting at 50) or `unlimited`.
-    #[arg(long, default_value = "auto", value_parser = parse_request_rate)]
+    #[arg(long, default_value = "auto", value_parser = parse_request_rate, allow_negative_numbers = true)]
     pub rpm: RequestRate,
 
     /// Input tokens per minute the provider allows.
-    #[arg(long)]
+    #[arg(long, value_parser = per_minute, allow_negative_numbers = true)]
     pub input_tpm: Option<NonZeroU32>,
 
     /// Output tokens per minute the provider allows (reserved from --max-tokens up front).
-    #[arg(long)]
+    #[arg(long, value_parser = per_minute, allow_negative_numbers = true)]
     pub output_tpm: Option<NonZeroU32>,
 
     /// Retries of a failed LLM request (429, 5xx, 529, timeouts, connection errors).
-    #[arg(long, default_value_t = RetryPolicy::default().max_retries)]
+    #[arg(long, default_value_t = RetryPolicy::default().max_retries, value_parser = whole::<u32>(0, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub max_retries: u32,
 }
 
@@ -386,5 +407,8 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("1e19").is_err());
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_timeout("0").unwrap_err(), "must be longer than zero");
+        assert_eq!(parse_timeout("2m"), Ok(Duration::from_secs(120)));
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::args::{ProtocolArgs, parse_duration};
+use super::args::{ProtocolArgs, parse_duration, parse_timeout};
+use super::numbers::whole;
 use crate::bench::{
     BenchWorkspace, ClientLimit, LatencyProfile, Matrix, RunSettings, RunStatus, expand_matrix,
     print_table, run_scenario, write_chart, write_csv,
@@ -21,27 +22,27 @@ pub struct BenchArgs {
     pub input: Option<PathBuf>,
 
     /// Most generated lines per run; runs with a known bound send about --run-seconds' worth.
-    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 20_000, value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
     pub lines: u64,
 
     /// Concurrencies to measure (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "16,64,256", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256", value_parser = whole::<u64>(1, 4096), allow_negative_numbers = true)]
     pub concurrency: Vec<u64>,
 
     /// MCP sessions per run (at most the concurrency).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, default_value_t = 4, value_parser = whole::<u64>(1, 256), allow_negative_numbers = true)]
     pub connections: u64,
 
     /// Mean LLM latencies to measure (comma-separated; seconds or with a unit: 0,200ms).
-    #[arg(long, value_delimiter = ',', default_value = "0,200ms", value_parser = parse_duration)]
+    #[arg(long, value_delimiter = ',', default_value = "0,200ms", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency: Vec<Duration>,
 
     /// How far answer times spread around a non-zero mean latency (uniformly).
-    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "100ms", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency_spread: Duration,
 
     /// Request limits the mock LLM enforces, per minute (comma-separated; `none` for no limit).
-    #[arg(long, value_delimiter = ',', default_value = "none,1200", value_parser = parse_provider_rpm)]
+    #[arg(long, value_delimiter = ',', default_value = "none,1200", value_parser = parse_provider_rpm, allow_negative_numbers = true)]
     pub rpm: Vec<Option<u32>>,
 
     /// For runs with a limit: whether the client is told it (`match`: --rpm set to it) or
@@ -50,11 +51,11 @@ pub struct BenchArgs {
     pub client_limit: Vec<ClientLimit>,
 
     /// Seconds' worth of lines a run with a known bound sends.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_run_seconds, allow_negative_numbers = true)]
     pub run_seconds: f64,
 
     /// The longest one run may take.
-    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, default_value = "5m", value_parser = parse_timeout, allow_negative_numbers = true)]
     pub run_timeout: Duration,
 
     // The runs' clients offer these revisions (auto takes 2026-07-28 with the built-in server;
@@ -64,7 +65,7 @@ pub struct BenchArgs {
 
     /// Most entries per tool call in every run (`archive --batch`; 1 sends each entry in a
     /// call of its own).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH_LINES as u64))]
+    #[arg(long, default_value_t = 16, value_parser = whole::<u64>(1, MAX_BATCH_LINES as u64), allow_negative_numbers = true)]
     pub batch: u64,
 
     /// Where to write bench.csv and throughput.svg.
@@ -109,6 +110,14 @@ impl BenchArgs {
             max_lines: self.lines,
             target_seconds: self.run_seconds,
         }
+    }
+}
+
+fn parse_run_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Ok(seconds),
+        Ok(_) => Err("must be more than zero".to_string()),
+        Err(_) => Err("not a number of seconds".to_string()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The configuration file: any option of any command can be set in TOML, at the top level (for
 //! every command that has it) or in a section named after a command. The file's values become
 //! the options' defaults, so flags win over environment variables, which win over the file,
-//! which wins over the built-in defaults. API keys stay out of files.
+//! which wins over the built-in defaults. API keys stay out of files. `config` prints what a
+//! command would use as such a file.
 //!
 //! ```toml
 //! llm = "anthropic"
@@ -181,8 +182,16 @@ fn option_id(command: &clap::Command, key: &str) -> Option<clap::Id> {
         .map(|arg| arg.get_id().clone())
 }
 
-/// Prints the effective configuration of `name` (each option, its value and where it comes
-/// from), secrets masked.
+/// Options whose environment variables the program reads itself (by backend), in the order
+/// they are looked at.
+const READ_FROM_ENV: &[(&str, &[&str])] = &[
+    ("api-key", &["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]),
+    ("base-url", &["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"]),
+];
+
+/// Prints the effective configuration of `name`: each option, its value and where it comes
+/// from, as a configuration file (a `[name]` section) that `--config` accepts. Options without
+/// a value, and secrets (masked), are shown as comments.
 pub fn print_effective(
     command: &clap::Command,
     name: &str,
@@ -195,55 +204,98 @@ pub fn print_effective(
         Some(file) => println!("# {name}: configuration file {}", file.path.display()),
         None => println!("# {name}: no configuration file"),
     }
+    println!("# Each value's source follows it; this output is itself a valid --config file.");
+    println!("[{name}]");
     let from_file = file.and_then(|file| file.set.get(name));
+    let openai = effective_llm(sub, from_file) == "openai";
     for arg in sub.get_arguments() {
         let Some(long) = arg.get_long() else { continue };
         if matches!(long, "help" | "version" | "config") {
             continue;
         }
-        let env = arg
-            .get_env()
-            .and_then(|variable| std::env::var(variable).ok().map(|value| (variable, value)));
-        let (value, source) = if let Some((variable, value)) = env {
-            (value, format!("env {}", variable.to_string_lossy()))
-        } else if let Some(values) = from_file.and_then(|set| set.get(long)) {
-            (values.join(","), "file".to_string())
-        } else {
-            let defaults: Vec<String> = arg
-                .get_default_values()
-                .iter()
-                .map(|value| value.to_string_lossy().into_owned())
-                .collect();
-            let value = if defaults.is_empty() && matches!(arg.get_action(), ArgAction::SetTrue) {
-                "false".to_string()
-            } else {
-                defaults.join(",")
-            };
-            (value, "default".to_string())
-        };
-        let value = if SECRETS.contains(&long) && !value.is_empty() {
-            "********".to_string()
-        } else {
-            value
-        };
-        println!("{long} = {value:?}  # {source}");
-    }
-    for variable in [
-        "ANTHROPIC_API_KEY",
-        "OPENAI_API_KEY",
-        "ANTHROPIC_BASE_URL",
-        "OPENAI_BASE_URL",
-    ] {
-        if let Ok(value) = std::env::var(variable) {
-            let shown = if variable.ends_with("_KEY") {
-                "********".to_string()
-            } else {
-                value
-            };
-            println!("# env {variable} = {shown:?}");
+        let (values, source) = effective_value(arg, long, from_file, openai);
+        let multiple = matches!(arg.get_action(), ArgAction::Append);
+        match values {
+            _ if SECRETS.contains(&long) => match source.as_str() {
+                "default" => println!("# {long}: not set"),
+                source => {
+                    println!("# {long} = \"********\"  # {source} (secrets stay out of files)")
+                }
+            },
+            values if values.is_empty() => println!("# {long}: not set"),
+            values => {
+                let value = if multiple {
+                    toml::Value::Array(values.iter().map(|value| typed(arg, value)).collect())
+                } else {
+                    typed(arg, &values.join(","))
+                };
+                println!("{long} = {value}  # {source}");
+            }
         }
     }
     Ok(())
+}
+
+/// The values an option takes and where they come from: its environment variable, the file,
+/// or the built-in default.
+fn effective_value(
+    arg: &clap::Arg,
+    long: &str,
+    from_file: Option<&BTreeMap<String, Vec<String>>>,
+    openai: bool,
+) -> (Vec<String>, String) {
+    let mut variables: Vec<String> = arg
+        .get_env()
+        .map(|variable| variable.to_string_lossy().into_owned())
+        .into_iter()
+        .collect();
+    if let Some((_, read)) = READ_FROM_ENV.iter().find(|(option, _)| *option == long) {
+        let mut read: Vec<String> = read.iter().map(|variable| variable.to_string()).collect();
+        if openai {
+            read.reverse();
+        }
+        variables.extend(read);
+    }
+    let env = variables.into_iter().find_map(|variable| {
+        std::env::var(&variable)
+            .ok()
+            .filter(|value| !value.is_empty())
+            .map(|value| (variable, value))
+    });
+    if let Some((variable, value)) = env {
+        return (vec![value], format!("env {variable}"));
+    }
+    if let Some(values) = from_file.and_then(|set| set.get(long)) {
+        return (values.clone(), "file".to_string());
+    }
+    let mut defaults: Vec<String> = arg
+        .get_default_values()
+        .iter()
+        .map(|value| value.to_string_lossy().into_owned())
+        .collect();
+    if defaults.is_empty() && matches!(arg.get_action(), ArgAction::SetTrue) {
+        defaults.push("false".to_string());
+    }
+    (defaults, "default".to_string())
+}
+
+/// The `--llm` the command would use, which decides which provider's variables count.
+fn effective_llm(sub: &clap::Command, from_file: Option<&BTreeMap<String, Vec<String>>>) -> String {
+    sub.get_arguments()
+        .find(|arg| arg.get_long() == Some("llm"))
+        .map(|arg| effective_value(arg, "llm", from_file, false).0.join(""))
+        .unwrap_or_default()
+}
+
+/// A value as TOML: a boolean for a flag, a number when it is one, else a string.
+fn typed(arg: &clap::Arg, value: &str) -> toml::Value {
+    if matches!(arg.get_action(), ArgAction::SetTrue) {
+        return toml::Value::Boolean(value == "true");
+    }
+    match value.parse::<i64>() {
+        Ok(number) => toml::Value::Integer(number),
+        Err(_) => toml::Value::String(value.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use super::args::{JobLlmArgs, ProtocolArgs, ReportFileArgs, StartedLlm, ToolArgs};
+use super::numbers::whole;
 use super::signal::shutdown_requested;
 use regex::Regex;
 
@@ -42,18 +43,18 @@ pub struct JobArgs {
     pub revisions: ProtocolArgs,
 
     /// MCP sessions to the server.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    #[arg(long, default_value_t = 4, value_parser = whole::<u64>(1, 256), allow_negative_numbers = true)]
     pub connections: u64,
 
     /// LLM requests in flight at once, over all sessions.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(long, default_value_t = 16, value_parser = whole::<u64>(1, 4096), allow_negative_numbers = true)]
     pub concurrency: u64,
 
     /// Most entries sent in one tool call when the server offers `process_log_entries` (the
     /// built-in server does); 1 sends each entry in a `process_log_entry` call of its own.
     /// Batches form only when several entries are ready at once, so a slow trickle of input is
     /// not held back.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH_LINES as u64))]
+    #[arg(long, default_value_t = 16, value_parser = whole::<u64>(1, MAX_BATCH_LINES as u64), allow_negative_numbers = true)]
     pub batch: u64,
 
     /// Progress display: auto (a bar on a terminal, plain lines otherwise), bar, plain or off.
@@ -93,12 +94,12 @@ pub struct JobArgs {
 
     /// Stop sending entries before the estimated cost would exceed this many US dollars; what
     /// is not sent is listed in the failures file for `retry`.
-    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    #[arg(long, value_name = "USD", value_parser = parse_budget, allow_negative_numbers = true)]
     pub max_cost: Option<f64>,
 
     /// Stop sending entries before the job's LLM use (input plus output tokens, each entry
     /// counted at its --max-tokens) would exceed this many tokens; the rest is listed for `retry`.
-    #[arg(long, value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "TOKENS", value_parser = whole::<u64>(1, u64::MAX), allow_negative_numbers = true)]
     pub max_llm_tokens: Option<u64>,
 
     /// A model's price, as MODEL=INPUT/OUTPUT in US dollars per million tokens (repeatable;
@@ -118,7 +119,7 @@ impl JobArgs {
     fn report_name(&self) -> String {
         match &self.server {
             Some(url) => format!("the report of the server at {url}"),
-            None => self.report.report.display().to_string(),
+            None => self.report.path().display().to_string(),
         }
     }
 
@@ -139,7 +140,7 @@ impl JobArgs {
         }
         let settings = JobSettings {
             input,
-            report: self.report.report.clone(),
+            report: self.report.path(),
             report_format: self.report.format(),
             failures,
             server: self.server.clone().map(|url| ServerTarget::Http {
@@ -255,6 +256,14 @@ pub fn conclude(
                 eprintln!("interrupted: continue with the same command and --resume");
             }
             ExitCode::from(130)
+        }
+        JobStatus::InputDamaged(reason) => {
+            eprintln!("error: {reason}");
+            eprintln!(
+                "the job ended there: every entry before it was archived or listed as failed, \
+                 and nothing is left to resume"
+            );
+            ExitCode::FAILURE
         }
         JobStatus::Aborted(reason) => {
             eprintln!("error: {reason}");

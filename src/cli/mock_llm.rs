@@ -7,6 +7,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 
 use super::args::parse_duration;
+use super::numbers::whole;
 use super::signal::shutdown_requested;
 use crate::mock::{Fault, MockLlm, MockSettings};
 
@@ -17,15 +18,15 @@ pub struct MockLlmArgs {
     pub host: String,
 
     /// Port to listen on (0 picks a free one; the URL is printed on stdout).
-    #[arg(long, default_value_t = 8089)]
+    #[arg(long, default_value_t = 8089, value_parser = whole::<u16>(0, u64::from(u16::MAX)), allow_negative_numbers = true)]
     pub port: u16,
 
     /// Fixed delay before each answer (seconds, or e.g. 200ms).
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "0", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency: Duration,
 
     /// Random extra delay, uniform between zero and this, added to --latency.
-    #[arg(long, default_value = "0", value_parser = parse_duration)]
+    #[arg(long, default_value = "0", value_parser = parse_duration, allow_negative_numbers = true)]
     pub latency_spread: Duration,
 
     /// Inject a fault: KIND:rate=P or KIND:every=N, KIND one of 429, 529, 500, hang,
@@ -34,15 +35,15 @@ pub struct MockLlmArgs {
     pub faults: Vec<Fault>,
 
     /// `retry-after` sent with injected 429s (seconds).
-    #[arg(long, default_value = "1", value_parser = parse_duration)]
+    #[arg(long, default_value = "1", value_parser = parse_duration, allow_negative_numbers = true)]
     pub retry_after: Duration,
 
     /// How long a `hang` fault holds a request.
-    #[arg(long, default_value = "600", value_parser = parse_duration)]
+    #[arg(long, default_value = "600", value_parser = parse_duration, allow_negative_numbers = true)]
     pub hang: Duration,
 
     /// Enforce this many requests per minute, answering 429 beyond it.
-    #[arg(long)]
+    #[arg(long, value_parser = whole::<u32>(1, u64::from(u32::MAX)), allow_negative_numbers = true)]
     pub rpm: Option<u32>,
 
     /// Accept only this API key (any non-empty key when unset).
@@ -50,7 +51,7 @@ pub struct MockLlmArgs {
     pub api_key: Option<String>,
 
     /// Seed for the random latency spread and fault rates.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
 }
 

@@ -9,6 +9,7 @@ mod digest;
 mod explain;
 mod job;
 mod mock_llm;
+mod numbers;
 mod peer;
 mod plan;
 mod report;

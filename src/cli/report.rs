@@ -141,6 +141,11 @@ impl ReportArgs {
         let file = File::open(&self.report).map_err(|error| {
             anyhow::anyhow!("cannot read report '{}': {error}", self.report.display())
         })?;
+        anyhow::ensure!(
+            !file.metadata().is_ok_and(|metadata| metadata.is_dir()),
+            "report '{}' is a directory: give a report file (or - for stdin)",
+            self.report.display()
+        );
         Ok(Box::new(BufReader::with_capacity(64 * 1024, file)))
     }
 }

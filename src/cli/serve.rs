@@ -8,8 +8,9 @@ use rmcp::model::ProtocolVersion;
 use tokio::net::TcpListener;
 
 use super::args::{ReportFileArgs, ToolArgs};
+use super::numbers::whole;
 use super::signal::shutdown_requested;
-use crate::report::{OrderPolicy, ReportWriter};
+use crate::report::{OrderPolicy, ReportLock, ReportWriter};
 use crate::server::{
     AUTH_TOKEN_ENV, AuthToken, DEFAULT_MAX_LOG_LINE_BYTES, HttpServer, HttpServerSettings,
     LogArchiverServer, serve_stdio,
@@ -22,7 +23,7 @@ pub struct ServeArgs {
     pub host: String,
 
     /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = 8000, value_parser = whole::<u16>(0, u64::from(u16::MAX)), allow_negative_numbers = true)]
     pub port: u16,
 
     /// Speak MCP on stdin/stdout instead of HTTP, for MCP hosts that launch the server.
@@ -49,7 +50,7 @@ pub struct ServeArgs {
     pub allowed_origins: Vec<String>,
 
     /// The longest log line the tool accepts, in bytes; longer ones get a tool error.
-    #[arg(long, default_value_t = DEFAULT_MAX_LOG_LINE_BYTES, value_parser = parse_line_limit)]
+    #[arg(long, default_value_t = DEFAULT_MAX_LOG_LINE_BYTES, value_parser = whole::<usize>(64, u64::MAX), allow_negative_numbers = true)]
     pub max_log_line_bytes: usize,
 
     /// The newest MCP protocol revision to serve: 2026-07-28 (clients that offer it sample
@@ -64,13 +65,6 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub tool: ToolArgs,
-}
-
-fn parse_line_limit(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(bytes) if bytes >= 64 => Ok(bytes),
-        _ => Err(format!("'{text}' is not a number of bytes of at least 64")),
-    }
 }
 
 /// The newest protocol revision `serve` offers.
@@ -96,8 +90,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_request_bytes: tool.max_request_bytes(),
     };
     let policy = OrderPolicy::shared_server(tool.sampling_timeout);
-    let (writer, writer_done) =
-        ReportWriter::start(&args.report.report, policy, args.report.format()).await?;
+    let report = args.report.path();
+    // Held while the server runs: no job or other server may write this report meanwhile.
+    let _lock = ReportLock::acquire(&report)?;
+    let (writer, writer_done) = ReportWriter::start(&report, policy, args.report.format()).await?;
     let sampling_timeout = tool.sampling_timeout;
     let mut server = LogArchiverServer::new(tool, writer.clone());
     if args.conformance_fixtures {

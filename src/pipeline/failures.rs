@@ -27,13 +27,12 @@ pub struct FailuresWriter {
 }
 
 impl FailuresWriter {
-    /// Opens `path` to continue after its first `resume_cut` bytes (a checkpoint's cut), or to
-    /// start afresh when there is none. A fresh start refuses to throw away failures an
-    /// earlier job listed, unless `overwrite` says they are already taken care of.
-    pub fn open(path: &Path, resume_cut: Option<u64>, overwrite: bool) -> anyhow::Result<Self> {
+    /// Checks that `path` can be opened as [`FailuresWriter::open`] would, without creating it:
+    /// a resumed job needs the failures up to its cut, and a fresh start refuses to throw away
+    /// failures an earlier job listed, unless `overwrite` says they are already taken care of.
+    pub fn check(path: &Path, resume_cut: Option<u64>, overwrite: bool) -> anyhow::Result<()> {
         let existing = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let keep_len = resume_cut.unwrap_or(0);
-        if resume_cut.is_some() {
+        if let Some(keep_len) = resume_cut {
             anyhow::ensure!(
                 existing >= keep_len,
                 "failures file '{}' holds {existing} bytes but the checkpoint expects at least \
@@ -51,6 +50,24 @@ impl FailuresWriter {
                 path.display()
             );
         }
+        let directory = path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        anyhow::ensure!(
+            directory.is_dir(),
+            "cannot create failures file '{}': there is no directory '{}'",
+            path.display(),
+            directory.display()
+        );
+        Ok(())
+    }
+
+    /// Opens `path` to continue after its first `resume_cut` bytes (a checkpoint's cut), or to
+    /// start afresh when there is none (see [`FailuresWriter::check`]).
+    pub fn open(path: &Path, resume_cut: Option<u64>, overwrite: bool) -> anyhow::Result<Self> {
+        Self::check(path, resume_cut, overwrite)?;
+        let keep_len = resume_cut.unwrap_or(0);
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)

@@ -72,22 +72,22 @@ pub enum InputItem {
 /// Failure to open or read an input; each message names the input.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot open input '{input}': {source}")]
-    Open { input: String, source: io::Error },
-    #[error("cannot read input '{input}' at line {line}: {source}")]
+    #[error("cannot open input '{input}': {reason}")]
+    Open { input: String, reason: io::Error },
+    #[error("cannot read input '{input}' at line {line}: {reason}")]
     Read {
         input: String,
         line: u64,
-        source: io::Error,
+        reason: io::Error,
     },
-    #[error("input '{input}' is not a valid gzip stream at line {line}: {source}")]
+    #[error("input '{input}' is not a valid gzip stream at line {line}: {reason}")]
     CorruptGzip {
         input: String,
         line: u64,
-        source: io::Error,
+        reason: io::Error,
     },
-    #[error("cannot start the reader thread for input '{input}': {source}")]
-    Spawn { input: String, source: io::Error },
+    #[error("cannot start the reader thread for input '{input}': {reason}")]
+    Spawn { input: String, reason: io::Error },
 }
 
 /// The receiving end of the channel fed by a reader thread.
@@ -174,7 +174,12 @@ impl EntryReader {
             InputSource::Stdin => Box::new(io::stdin()),
             InputSource::File(path) => match File::open(path) {
                 Ok(file) => Box::new(file),
-                Err(source) => return Err(InputError::Open { input, source }),
+                Err(source) => {
+                    return Err(InputError::Open {
+                        input,
+                        reason: source,
+                    });
+                }
             },
         };
         Self::from_raw(input, raw, max_line_bytes)
@@ -199,7 +204,12 @@ impl EntryReader {
         let mut head = [0; 2];
         let head_len = match read_head(&mut raw, &mut head) {
             Ok(len) => len,
-            Err(source) => return Err(InputError::Open { input, source }),
+            Err(source) => {
+                return Err(InputError::Open {
+                    input,
+                    reason: source,
+                });
+            }
         };
         let gzip = head[..head_len] == GZIP_MAGIC;
         // Put the sniffed bytes back in front of the rest of the stream.
@@ -340,13 +350,13 @@ impl EntryReader {
             InputError::CorruptGzip {
                 input,
                 line,
-                source,
+                reason: source,
             }
         } else {
             InputError::Read {
                 input,
                 line,
-                source,
+                reason: source,
             }
         }
     }
@@ -365,7 +375,10 @@ impl EntryReader {
                     }
                 }
             })
-            .map_err(|source| InputError::Spawn { input, source })?;
+            .map_err(|source| InputError::Spawn {
+                input,
+                reason: source,
+            })?;
         Ok((receiver, thread))
     }
 }

@@ -1,9 +1,11 @@
-//! The bulk pipeline behind `archive` and `retry`: input readers, the supervisor and connection
-//! actors, the failures file, checkpoints, progress and the summary. `run_job` wires a job
+//! The bulk pipeline behind `archive` and `retry`: the checks and the report's lock a job takes
+//! before it starts, input readers, the supervisor and connection actors, the failures file,
+//! checkpoints, progress and the summary. `run_job` wires a job
 //! together: the server (in-process unless one is given), the sampler pool, the supervisor.
 
 mod budget;
 pub mod checkpoint;
+pub mod claim;
 mod connection;
 pub mod failures;
 pub mod filter;
@@ -39,7 +41,6 @@ use crate::client::{
 use crate::dedup::grouping::{GroupBook, GroupingInput, Learned, group_stream, learn};
 use crate::dedup::header::HeaderFormat;
 use crate::dedup::{DedupBackend, DedupMode};
-use crate::files::sibling;
 use crate::llm::{
     ADAPTIVE_START_RPM, Limiters, LlmBackend, LlmStats, ManagedBackend, PriceTable, RateLimits,
     RequestRate, RetryPolicy,
@@ -169,6 +170,29 @@ pub async fn run_job(
     settings: JobSettings,
     mut interrupt: mpsc::Receiver<()>,
 ) -> anyhow::Result<JobOutcome> {
+    let cost = match settings.cost.max_usd {
+        None => None,
+        Some(max_usd) => {
+            let estimate_prices = settings.cost.prices.prices(&settings.cost.model).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--max-cost needs the price of model '{}': give it with --price '{}=INPUT/OUTPUT' \
+                     (US dollars per million tokens)",
+                    settings.cost.model,
+                    settings.cost.model
+                )
+            })?;
+            Some(CostLimit {
+                max_usd,
+                prices: settings.cost.prices.clone(),
+                estimate_prices,
+            })
+        }
+    };
+    let budget = (cost.is_some() || settings.cost.max_tokens.is_some()).then_some(Budget {
+        cost,
+        max_tokens: settings.cost.max_tokens,
+        reserved_output_tokens: settings.tool.max_tokens,
+    });
     let checkpoint_path = Checkpoint::path_for(&settings.report);
     let identity = input_identity(&settings.input)?;
     let resumed = prepare_resume(&settings, &checkpoint_path, identity.as_ref())?;
@@ -182,7 +206,9 @@ pub async fn run_job(
     };
     // A retry collects what still fails in a file of its own, replaced at every fresh start.
     let is_retry = matches!(settings.input, JobInput::Failures(_));
-    let failures = FailuresWriter::open(&settings.failures, failures_cut, is_retry)?;
+    // Everything that can refuse the job is checked before the report, the failures file and
+    // the explanations file are created, so a refused job leaves nothing behind.
+    FailuresWriter::check(&settings.failures, failures_cut, is_retry)?;
     let input = open_input(&settings.input, settings.max_line_bytes)?;
     let input = match &settings.input {
         JobInput::Log(_) => fold(input, settings.multiline.clone(), settings.max_line_bytes),
@@ -206,6 +232,7 @@ pub async fn run_job(
             target
         }
     };
+    let failures = FailuresWriter::open(&settings.failures, failures_cut, is_retry)?;
     let embedded_writer = embedded.as_ref().map(|server| server.writer.clone());
     let checkpoint = match (&embedded, identity) {
         (Some(_), Some(input)) => Some(CheckpointPlan {
@@ -250,7 +277,7 @@ pub async fn run_job(
     let dedup = Arc::new(
         DedupBackend::new(samplers.clone(), settings.dedup)
             .with_book(book.clone())
-            .with_store(&sibling(&settings.report, ".explanations.jsonl"))?,
+            .with_store(&claim::explanations_path(&settings.report))?,
     );
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
         .with_rules(settings.llm.sampling.clone())
@@ -261,29 +288,6 @@ pub async fn run_job(
         JobInput::Log(source) => input::count_lines(source),
         JobInput::Failures(_) => None,
     };
-    let cost = match settings.cost.max_usd {
-        None => None,
-        Some(max_usd) => {
-            let estimate_prices = settings.cost.prices.prices(&settings.cost.model).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--max-cost needs the price of model '{}': give it with --price '{}=INPUT/OUTPUT' \
-                     (US dollars per million tokens)",
-                    settings.cost.model,
-                    settings.cost.model
-                )
-            })?;
-            Some(CostLimit {
-                max_usd,
-                prices: settings.cost.prices.clone(),
-                estimate_prices,
-            })
-        }
-    };
-    let budget = (cost.is_some() || settings.cost.max_tokens.is_some()).then_some(Budget {
-        cost,
-        max_tokens: settings.cost.max_tokens,
-        reserved_output_tokens: settings.tool.max_tokens,
-    });
     let connections = settings.connections.clamp(1, concurrency);
     let plan = JobPlan {
         job: new_job_id(),

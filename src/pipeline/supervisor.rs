@@ -95,6 +95,18 @@ pub enum JobStatus {
     Interrupted,
     /// Could not go on; what is left can be resumed once the cause is fixed.
     Aborted(String),
+    /// The input could not be read to its end (a truncated or corrupt gzip stream, a read
+    /// error): every entry read before the damage was dealt with, and nothing is left to
+    /// resume.
+    InputDamaged(String),
+}
+
+impl JobStatus {
+    /// Whether the job dealt with everything it will ever read, so its files are final and
+    /// its checkpoint can go.
+    pub fn is_over(&self) -> bool {
+        matches!(self, Self::Completed | Self::InputDamaged(_))
+    }
 }
 
 /// The end of a job.
@@ -211,6 +223,8 @@ pub struct SupervisorState {
     started: Instant,
     feeder: Option<JoinHandle<()>>,
     input_ended: bool,
+    /// Why the input could not be read past where it ended, when it was damaged.
+    input_damage: Option<String>,
     stopping: Option<JobStatus>,
     interrupt_deadline: Option<Instant>,
     held: BTreeMap<u64, Held>,
@@ -306,6 +320,7 @@ impl Actor for Supervisor {
             started: Instant::now(),
             feeder: Some(feeder),
             input_ended: false,
+            input_damage: None,
             stopping: None,
             interrupt_deadline: None,
             held: BTreeMap::new(),
@@ -360,7 +375,11 @@ impl Actor for Supervisor {
         match message {
             SupervisorMessage::Input(item, place) => state.accept(item, place),
             SupervisorMessage::InputEnded => state.input_ended = true,
-            SupervisorMessage::InputFailed(reason) => state.stop(JobStatus::Aborted(reason)),
+            // What was read before the damage is still archived; the job then ends there.
+            SupervisorMessage::InputFailed(reason) => {
+                state.input_ended = true;
+                state.input_damage = Some(reason);
+            }
             SupervisorMessage::Outcomes {
                 connection,
                 results,
@@ -1031,11 +1050,17 @@ impl SupervisorState {
 
     async fn finish(&mut self, myself: &ActorRef<SupervisorMessage>) {
         self.settle();
-        let status = self.stopping.clone().unwrap_or(JobStatus::Completed);
+        let status = self
+            .stopping
+            .clone()
+            .unwrap_or_else(|| match self.input_damage.take() {
+                Some(reason) => JobStatus::InputDamaged(reason),
+                None => JobStatus::Completed,
+            });
         // Even a completed job keeps its checkpoint until the command has put its files in
         // their final places (a retry replaces the failures file), then removes it.
         let status = match (status, self.save_checkpoint().await) {
-            (JobStatus::Completed, Err(error)) => JobStatus::Aborted(format!("{error:#}")),
+            (status, Err(error)) if status.is_over() => JobStatus::Aborted(format!("{error:#}")),
             (status, _) => status,
         };
         for slot in &mut self.connections {

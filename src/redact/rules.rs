@@ -41,7 +41,15 @@ enum Accept {
     Ipv4,
     /// A real IPv6 address with a digit in it, not part of a longer word (`std::fs`, times).
     Ipv6,
+    /// A random-looking token: a long stretch of letters and digits mixed, with high Shannon
+    /// entropy.
+    HighEntropy,
 }
+
+/// The least Shannon entropy, in bits per character, of a token taken for a secret next to a
+/// keyword (gitleaks' generic-key rule asks 3.5 too): random keys have 4 or more, words, paths
+/// and ids less.
+const MIN_SECRET_ENTROPY: f64 = 3.5;
 
 /// The rules of `kind`, compiled on first use.
 pub(super) fn rules_for(kind: SecretKind) -> &'static RuleSet {
@@ -208,6 +216,17 @@ static SECRETS: LazyLock<RuleSet> = LazyLock::new(|| {
             &pair(r"passwd|pwd", EQUALS, BARE_VALUE_NO_PATH),
             Accept::Value,
         ),
+        // A keyword and, a few characters on, a random-looking token (the gitleaks generic-key
+        // approach): `secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`, `token: 3fA9...`.
+        Rule::new(
+            "secret",
+            concat!(
+                r"(?i)\b(?:[a-z0-9]+[_.-])*(?:secret|token|key|password|passwd|credentials?",
+                r"|api[_-]?key|access[_-]?key)\b[ \t:=>\x22'`]{1,4}",
+                r"([a-z0-9+/_=.-]{16,256})(?:[^a-z0-9+/_=.-]|$)",
+            ),
+            Accept::HighEntropy,
+        ),
         // curl -u user:password
         Rule::new(
             "password",
@@ -246,6 +265,16 @@ static IP: LazyLock<RuleSet> = LazyLock::new(|| {
             Accept::Ipv4,
         ),
     ])
+});
+
+/// A value that names a program object rather than holding a secret: a Java object's
+/// `Class{hash` or `package.Class@hash`, or a bundle or package name (`com.apple.xpc.activity`),
+/// as Android's `token=Token{a64f992 ...}` and macOS's `stream/token: com.apple...` print them.
+static NAMES_AN_OBJECT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"^(?:[A-Za-z_$][A-Za-z0-9_.$]*[{@][0-9a-f]{4,}$",
+        r"|[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9_-]*){2,}(?:/|:|$))",
+    ))
 });
 
 /// A redaction marker, which no rule may touch.
@@ -331,13 +360,14 @@ impl Accept {
         let after = &haystack.as_bytes()[span.end..];
         match self {
             Self::Any => true,
-            Self::Value => !is_placeholder(value),
+            Self::Value => !is_placeholder(value) && !NAMES_AN_OBJECT.is_match(value),
             Self::Ipv4 => {
                 let dotted = matches!(before, [.., b'.'])
                     || matches!(after, [b'.', digit, ..] if digit.is_ascii_digit());
                 let version = matches!(before, [.., word, b'/'] if word.is_ascii_alphanumeric());
                 !dotted && !version
             }
+            Self::HighEntropy => looks_random(value) && !NAMES_AN_OBJECT.is_match(value),
             Self::Ipv6 => {
                 let address = value
                     .split_once('%')
@@ -354,6 +384,40 @@ impl Accept {
             }
         }
     }
+}
+
+/// Whether a token looks like a generated secret rather than an identifier: one stretch of
+/// at least 16 characters between `_`, `-` and `.` mixes letters and digits (so
+/// `user_profile_settings_v2` and `application_1445087491445_0005` are not secrets), it is not
+/// a path (one starting with `/`, or with `/` and no capital letter, such as an object key
+/// `logs/2024/05/01/app.log`, where base64 has capitals), and it has at least
+/// [`MIN_SECRET_ENTROPY`] bits per character.
+fn looks_random(token: &str) -> bool {
+    let path = token.starts_with('/')
+        || (token.contains('/') && !token.bytes().any(|byte| byte.is_ascii_uppercase()));
+    let random_stretch = token.split(['_', '-', '.']).any(|stretch| {
+        stretch.len() >= 16
+            && stretch.bytes().any(|byte| byte.is_ascii_digit())
+            && stretch.bytes().any(|byte| byte.is_ascii_alphabetic())
+    });
+    random_stretch && !path && shannon_entropy(token) >= MIN_SECRET_ENTROPY
+}
+
+/// Shannon entropy of `text` in bits per byte.
+fn shannon_entropy(text: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for byte in text.bytes() {
+        counts[usize::from(byte)] += 1;
+    }
+    let length = text.len() as f64;
+    counts
+        .iter()
+        .filter(|count| **count > 0)
+        .map(|count| {
+            let share = f64::from(*count) / length;
+            -share * share.log2()
+        })
+        .sum()
 }
 
 /// Whether a value is a flag, a null, a status word, a mask (`****`) or an auth scheme name.

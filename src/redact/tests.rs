@@ -1,5 +1,6 @@
-//! Tests of the redaction rules: the corpus of realistic log lines in `corpus.tsv`, idempotence,
-//! the `--redact` parser and the borrowed no-match path.
+//! Tests of the redaction rules: the corpus of realistic log lines in `corpus.tsv`, real loghub
+//! lines that must not change, idempotence, the `--redact` parser and the borrowed no-match
+//! path.
 
 use std::borrow::Cow;
 
@@ -198,4 +199,21 @@ proptest! {
         prop_assert_eq!(all.redact(&once), once.as_str());
         prop_assert!(once.matches("[REDACTED:").count() >= line.matches("[REDACTED:").count());
     }
+}
+
+/// Real log lines that mention secret, token, key, password or credential without holding one.
+const LOGHUB_KEYWORD_LINES: &str = include_str!("../../fixtures/loghub/keyword_lines.log");
+
+#[test]
+fn real_lines_that_only_mention_secrets_are_left_alone() {
+    let secrets = Redactor::new(RedactionSet::secrets());
+    let changed: Vec<String> = LOGHUB_KEYWORD_LINES
+        .lines()
+        .filter_map(|line| match secrets.redact(line) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(redacted) => Some(format!("{line}\n  -> {redacted}")),
+        })
+        .collect();
+    assert!(LOGHUB_KEYWORD_LINES.lines().count() > 600);
+    assert!(changed.is_empty(), "{}", changed.join("\n"));
 }

@@ -1,10 +1,14 @@
 //! The text record of one explained log entry, byte-compatible with the original report format
 //! for ordinary lines, and the reader that parses a report back.
 //!
-//! Values are escaped so that no log line or LLM answer can break or forge a record: a
-//! backslash becomes `\\`, a line feed `\n`, a carriage return `\r`, and any other control
-//! character but the tab `\u{XX}`. A value therefore never contains a line break, so every
-//! line of a report starts with one of the record's own markers.
+//! Values are escaped so that no log line or LLM answer can break or forge a record, and only
+//! where that is needed: a line feed becomes `\n`, a carriage return `\r`, any other control
+//! character but the tab `\u{XX}`, and a backslash is doubled only where it would otherwise
+//! start one of those escapes (before `n`, `r`, `u{`, another backslash, or a control
+//! character). Every other backslash stays single, so a value without control characters is
+//! written as it is unless a backslash in it precedes `n`, `r`, `u{` or a backslash. A value
+//! never contains a line break, so every line of a report starts with one of the record's own
+//! markers. Reports written when every backslash was doubled read back the same.
 
 use std::fmt::Write as _;
 
@@ -42,9 +46,15 @@ pub fn escape(value: &str) -> String {
         return value.to_string();
     }
     let mut escaped = String::with_capacity(value.len() + 8);
-    for c in value.chars() {
+    for (index, c) in value.char_indices() {
         match c {
-            '\\' => escaped.push_str("\\\\"),
+            '\\' => {
+                escaped.push('\\');
+                // Doubled only where the reader would otherwise take it for an escape.
+                if decodes_after_backslash(&value[index + 1..]) {
+                    escaped.push('\\');
+                }
+            }
             '\n' => escaped.push_str("\\n"),
             '\r' => escaped.push_str("\\r"),
             c if needs_escape(c) => {
@@ -60,35 +70,60 @@ fn needs_escape(c: char) -> bool {
     c.is_control() && c != '\t'
 }
 
-/// Reverses `escape`; `None` for a malformed escape.
+/// Whether a backslash followed by `rest` (of the value, before escaping) must be doubled: when
+/// what follows is written starting with something the reader decodes after a backslash.
+fn decodes_after_backslash(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    match chars.next() {
+        Some('n' | 'r' | '\\') => true,
+        Some('u') => chars.next() == Some('{'),
+        Some(c) => needs_escape(c),
+        None => false,
+    }
+}
+
+/// Reverses `escape`; `None` for a malformed `\u{...}` escape. A backslash that starts no
+/// escape (`C:\Users`) stands for itself.
 pub fn unescape(value: &str) -> Option<String> {
+    if !value.contains('\\') {
+        return Some(value.to_string());
+    }
     let mut plain = String::with_capacity(value.len());
-    let mut chars = value.chars();
+    let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         if c != '\\' {
             plain.push(c);
             continue;
         }
-        match chars.next()? {
-            '\\' => plain.push('\\'),
-            'n' => plain.push('\n'),
-            'r' => plain.push('\r'),
-            'u' => {
-                if chars.next()? != '{' {
-                    return None;
+        match chars.peek() {
+            Some('\\') => plain.push('\\'),
+            Some('n') => plain.push('\n'),
+            Some('r') => plain.push('\r'),
+            Some('u') => {
+                let mut ahead = chars.clone();
+                ahead.next();
+                if ahead.next() != Some('{') {
+                    plain.push('\\');
+                    continue;
                 }
                 let mut hex = String::new();
                 loop {
-                    match chars.next()? {
+                    match ahead.next()? {
                         '}' => break,
                         digit if digit.is_ascii_hexdigit() => hex.push(digit),
                         _ => return None,
                     }
                 }
                 plain.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                chars = ahead;
+                continue;
             }
-            _ => return None,
+            _ => {
+                plain.push('\\');
+                continue;
+            }
         }
+        chars.next();
     }
     Some(plain)
 }
@@ -194,6 +229,71 @@ mod tests {
     }
 
     #[test]
+    fn backslashes_stay_single_unless_they_would_start_an_escape() {
+        for exact in [
+            "C:\\Users\\x",
+            "C:\\Program Files\\App\\log.txt",
+            "regex \\d+\\s*\\.",
+            "ends with a backslash \\",
+            "\\u not an escape, nor \\x41 nor \\t",
+        ] {
+            assert_eq!(escape(exact), exact);
+            let record = format_record(exact, "ok");
+            assert!(record.contains(&format!("\nRAW: {exact}\n")), "{record}");
+            assert_eq!(parse_report(&record).unwrap()[0].raw, exact);
+        }
+        for (value, written) in [
+            ("C:\\new\\report", "C:\\\\new\\\\report"),
+            ("\\\\server\\share", "\\\\\\server\\share"),
+            ("\\u{41}", "\\\\u{41}"),
+            ("a\\\nb", "a\\\\\\nb"),
+            ("bell\u{7}", "bell\\u{7}"),
+        ] {
+            assert_eq!(escape(value), written, "{value:?}");
+            assert_eq!(unescape(written).as_deref(), Some(value), "{written}");
+        }
+    }
+
+    /// How reports were escaped before: every backslash doubled.
+    fn escape_every_backslash(value: &str) -> String {
+        value
+            .replace('\\', "\\\\")
+            .replace('\n', "\\n")
+            .replace('\r', "\\r")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_round_trips_on_one_line(raw in ".*", analysis in "(?s).*") {
+            let record = format_record(&raw, &analysis);
+            proptest::prop_assert_eq!(record.matches('\n').count(), 4);
+            let records = parse_report(&record).unwrap();
+            proptest::prop_assert_eq!(&records[0].raw, &raw);
+            proptest::prop_assert_eq!(&records[0].analysis, &analysis);
+        }
+
+        #[test]
+        fn backslash_heavy_values_round_trip(value in "[\\\\nru{}a0-9\n\r\u{1}]{0,24}") {
+            proptest::prop_assert_eq!(unescape(&escape(&value)), Some(value));
+        }
+
+        #[test]
+        fn values_without_escape_lookalikes_are_written_as_they_are(
+            value in "([^\\\\\\p{Cc}]|\\\\[a-mo-qs-tv-z A-Z0-9.:/])*\\\\?"
+        ) {
+            proptest::prop_assert_eq!(&escape(&value), &value);
+        }
+
+        #[test]
+        fn reports_escaped_the_old_way_read_back_the_same(value in "[^\\p{Cc}]*|(?s).*") {
+            let old = escape_every_backslash(&value);
+            if !value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+                proptest::prop_assert_eq!(unescape(&old), Some(value));
+            }
+        }
+    }
+
+    #[test]
     fn damaged_reports_are_refused_with_the_line() {
         let record = format_record("a", "b");
         let torn = &record[..record.len() - 5];
@@ -204,9 +304,9 @@ mod tests {
                 .unwrap_err()
                 .contains("line 1: a record is cut short")
         );
-        let forged = record.replace("RAW: a", "RAW: a\\q");
+        let forged = record.replace("RAW: a", "RAW: a\\u{zz}");
         assert!(parse_report(&forged).unwrap_err().contains("line 2"));
-        for malformed in ["\\u{41", "\\u{+41}", "\\u{}", "\\u{d800}", "\\u41", "\\"] {
+        for malformed in ["\\u{41", "\\u{+41}", "\\u{}", "\\u{d800}", "\\u{110000}"] {
             assert_eq!(unescape(malformed), None, "{malformed}");
         }
         assert_eq!(parse_report("").unwrap(), vec![]);

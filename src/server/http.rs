@@ -1,6 +1,7 @@
 //! The Streamable HTTP transport: the MCP endpoint at `/mcp`, one session per client, with a
 //! session keep-alive longer than any sampling call, behind Host and Origin validation, a
-//! request size limit and, when set, a bearer token.
+//! request size limit and, when set, a bearer token; a thin layer corrects a few of rmcp's
+//! HTTP answers (see `wire_fixes`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{AuthToken, require_token};
 use super::tool::{LogArchiverServer, ToolSettings};
+use super::wire_fixes::correct_rmcp_answers;
 
 /// The path of the MCP endpoint.
 pub const MCP_PATH: &str = "/mcp";
@@ -101,7 +103,9 @@ impl HttpServer {
         };
         let service =
             StreamableHttpService::new(move || Ok(server.clone()), Arc::new(sessions), config);
-        let mut router = axum::Router::new().nest_service(MCP_PATH, service);
+        let mut router = axum::Router::new().nest_service(MCP_PATH, service).layer(
+            axum::middleware::from_fn_with_state(settings.max_request_bytes, correct_rmcp_answers),
+        );
         if let Some(token) = settings.auth_token {
             router = router.layer(axum::middleware::from_fn_with_state(token, require_token));
         }

@@ -7,6 +7,7 @@ mod http;
 mod prompt;
 mod sampling;
 mod tool;
+mod wire_fixes;
 
 pub use auth::{AUTH_TOKEN_ENV, AuthToken};
 pub use http::{HttpServer, HttpServerSettings, MCP_PATH};

@@ -190,6 +190,11 @@ impl LogArchiverServer {
         RequestState(request_state): RequestState,
         ToolInputResponses(responses): ToolInputResponses,
     ) -> Result<CallToolResponse, ErrorData> {
+        // A wrong number of lines is the caller's input to fix: a tool error, as MCP classes
+        // input validation, not a protocol error.
+        if let Err(failure) = check_batch_size(args.log_lines.len()) {
+            return Ok(failure.into_result().into());
+        }
         let lines = batch_lines(args.log_lines, &context.meta)?;
         let round = Round {
             request_state,
@@ -232,17 +237,22 @@ enum Step {
     NeedsAnswers(InputRequiredResult),
 }
 
+/// Refuses a `process_log_entries` call without lines or with more than it takes.
+fn check_batch_size(lines: usize) -> Result<(), ToolFailure> {
+    if (1..=MAX_BATCH_LINES).contains(&lines) {
+        return Ok(());
+    }
+    Err(ToolFailure::new(
+        "invalid_arguments",
+        None,
+        format!(
+            "log_lines must hold 1 to {MAX_BATCH_LINES} lines, not {lines}; nothing was archived."
+        ),
+    ))
+}
+
 /// The lines of a `process_log_entries` call, each with its place from the call's `_meta`.
 fn batch_lines(log_lines: Vec<String>, meta: &RequestMetaObject) -> Result<Vec<Line>, ErrorData> {
-    if log_lines.is_empty() || log_lines.len() > MAX_BATCH_LINES {
-        return Err(ErrorData::invalid_params(
-            format!(
-                "log_lines must hold 1 to {MAX_BATCH_LINES} lines, not {}",
-                log_lines.len()
-            ),
-            None,
-        ));
-    }
     let places: Option<BatchPlaces> = match meta.0.get(BATCH_META_KEY) {
         None => None,
         Some(value) => Some(serde_json::from_value(value.clone()).map_err(|error| {
