@@ -185,7 +185,15 @@ async fn config_shows_the_environment_it_uses_as_a_file_that_config_accepts() {
         .arg(&log)
         .arg("--config")
         .arg(&path)
-        .args(["--llm", "anthropic", "--progress", "off", "--report"])
+        .args([
+            "--llm",
+            "anthropic",
+            "--progress",
+            "off",
+            "--dedup",
+            "off",
+            "--report",
+        ])
         .arg(&report)
         .env("ANTHROPIC_API_KEY", "test-key")
         .env_remove("ANTHROPIC_BASE_URL")

@@ -243,7 +243,10 @@ async fn a_dry_run_plans_the_requests_the_job_makes_and_sends_none() {
     assert!(plan["estimated_input_tokens"].as_u64().unwrap() > 0);
     assert!(plan["estimated_cost_usd"].as_f64().is_some(), "{plan}");
     let top = plan["top_kinds"].as_array().expect("top kinds");
-    assert!(top[0]["template"].as_str().unwrap().starts_with("WARN "));
+    assert!(
+        top[0]["template"].as_str().unwrap().starts_with("ERROR "),
+        "the most severe kinds first: {top:?}"
+    );
 
     let mut archive = common::archive_command(&mock, &log, &report);
     archive.args(["--dedup", "template", "--json", "--rpm", "unlimited"]);
