@@ -122,7 +122,7 @@ impl JobArgs {
         resume: bool,
     ) -> anyhow::Result<(JobSettings, StartedLlm)> {
         let backend = self.llm.choice.start().await?;
-        eprintln!("LLM: {}", backend.description);
+        backend.announce();
         let mut limits = self.llm.limits();
         if backend.local && limits.requests == RequestRate::Adaptive {
             // Nothing to discover about a model served by this very process.

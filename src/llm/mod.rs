@@ -8,18 +8,23 @@ mod error;
 mod http;
 mod limits;
 mod managed;
+mod models;
 mod offline;
 mod offline_rules;
 mod openai;
 mod retry;
 
 pub use anthropic::{
-    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
+    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, EMPTY_ANSWER_BUDGET_FACTOR,
+    Effort, capabilities_of, dropped_parameters_warning,
 };
 pub use cost::{PriceTable, Prices, parse_price};
 pub use error::{LlmError, LlmErrorKind};
 pub use limits::{ADAPTIVE_START_RPM, Limiters, RateLimits, RequestRate};
 pub use managed::{LlmStats, ManagedBackend};
+pub use models::{
+    Capabilities, DEFAULT_MODEL, MODELS, ModelInfo, Status, current_claude_families, model_info,
+};
 pub use offline::OfflineBackend;
 pub use offline_rules::OFFLINE_MODEL;
 pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
