@@ -112,6 +112,7 @@ fn bench_round_trip(c: &mut Criterion) {
                 max_tokens: 100,
                 temperature: None,
                 stop_sequences: Vec::new(),
+                send_by: None,
             };
             let backend = &backend;
             async move { backend.complete(request).await.expect("mock answers") }

@@ -74,6 +74,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
             models: ModelChoice::default(),
             limits: RateLimits::default(),
             retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(30),
             sampling: SamplingRules::default(),
         },
     };

@@ -65,10 +65,11 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         ..settings
     };
     let outcome = run_with_interrupts(settings).await?;
+    // However the job ended, a failures file is left only when it lists something.
+    if !outcome.failures_written {
+        remove_if_present(&failures)?;
+    }
     if outcome.result.status == JobStatus::Completed {
-        if !outcome.failures_written {
-            remove_if_present(&failures)?;
-        }
         remove_if_present(&Checkpoint::path_for(&args.job.report.report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";

@@ -173,6 +173,7 @@ impl JobArgs {
                 models: backend.models.clone(),
                 limits,
                 retry: self.llm.retry(),
+                attempt_timeout: self.llm.choice.llm_timeout,
                 sampling: self.llm.choice.sampling_rules(
                     self.server.as_deref().unwrap_or("the built-in server"),
                     self.tool.redact.clone(),

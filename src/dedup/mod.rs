@@ -363,6 +363,7 @@ mod tests {
             max_tokens: 100,
             temperature: None,
             stop_sequences: Vec::new(),
+            send_by: None,
         }
     }
 

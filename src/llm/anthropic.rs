@@ -356,6 +356,7 @@ mod tests {
             max_tokens: 100,
             temperature: Some(0.2),
             stop_sequences: Vec::new(),
+            send_by: None,
         };
         let body = |model: &str| {
             serde_json::to_value(messages_request(&request, model, 100, Effort::Low)).unwrap()

@@ -59,6 +59,9 @@ pub struct CompletionRequest {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     pub stop_sequences: Vec<String>,
+    /// The last moment a new attempt may be sent (bulk jobs, `ManagedBackend`): waiting on the
+    /// rate limits or backing off ends there, an attempt under way always runs to its end.
+    pub send_by: Option<std::time::Instant>,
 }
 
 /// Why the model stopped generating.
