@@ -372,8 +372,9 @@ pub struct JobLlmArgs {
     #[command(flatten)]
     pub choice: LlmArgs,
 
-    /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
-    /// rate-limit headers and 429s, starting at 50) or `unlimited`.
+    /// Requests per minute the provider allows: a number, `auto` (the provider's announced
+    /// limit when its headers give one, else found from its 429s by additive increase and
+    /// multiplicative decrease, starting at 50) or `unlimited`.
     #[arg(long, default_value = "auto", value_parser = parse_request_rate)]
     pub rpm: RequestRate,
 

@@ -93,7 +93,7 @@ pub struct JobArgs {
     pub max_llm_tokens: Option<u64>,
 
     /// A model's price, as MODEL=INPUT/OUTPUT in US dollars per million tokens (repeatable;
-    /// list prices of current Claude and GPT models are known).
+    /// overrides the model table's list prices of the Claude and GPT models).
     #[arg(long = "price", value_name = "MODEL=IN/OUT", value_parser = parse_price)]
     pub prices: Vec<(String, Prices)>,
 

@@ -74,10 +74,11 @@ const CONGESTED_SHARE: f64 = 0.5;
 const BELOW_FLOOR_EVIDENCE: u32 = 3;
 /// The longest a request waits before looking at the adaptive limiter again.
 const ADAPTIVE_RECHECK: Duration = Duration::from_millis(50);
-/// A window lasts at least this long and holds at least `WINDOW_ANSWERS` answers (or lasts
-/// `WINDOW_LONGEST`), so that a verdict rests on more than one answer.
+/// A window lasts at least this long; one whose 429s are a majority also holds at least
+/// `WINDOW_ANSWERS` answers (or lasts `WINDOW_LONGEST`), so that a verdict of congestion rests
+/// on more than a few answers.
 const WINDOW_SHORTEST: Duration = Duration::from_secs(1);
-const WINDOW_ANSWERS: u32 = 8;
+const WINDOW_ANSWERS: u32 = 20;
 const WINDOW_LONGEST: Duration = Duration::from_secs(10);
 
 /// Requests per minute found by additive increase, multiplicative decrease over windows of
@@ -147,13 +148,16 @@ impl AdaptiveRate {
             self.throttled_in_a_row = 0;
         }
         let elapsed = now.duration_since(self.window.start);
+        // A window whose 429s are a minority is clear at once; congestion needs enough answers.
+        let share = f64::from(self.window.throttled) / f64::from(self.window.answers);
+        let congested = share > CONGESTED_SHARE;
         let window_over = elapsed >= WINDOW_LONGEST
-            || (elapsed >= WINDOW_SHORTEST && self.window.answers >= WINDOW_ANSWERS);
+            || (elapsed >= WINDOW_SHORTEST
+                && (!congested || self.window.answers >= WINDOW_ANSWERS));
         let mut target = self.per_minute;
         if window_over {
-            let share = f64::from(self.window.throttled) / f64::from(self.window.answers);
             let measured = (f64::from(self.window.answers) * 60.0 / elapsed.as_secs_f64()) as u32;
-            if share > CONGESTED_SHARE {
+            if congested {
                 target = (f64::from(measured.min(self.per_minute)) * ADAPTIVE_DECREASE) as u32;
                 self.slow_start = false;
                 self.decreases += 1;
@@ -374,13 +378,13 @@ mod tests {
     #[test]
     fn adaptive_rate_doubles_until_congested_then_grows_additively() {
         let mut rate = Paced::new();
-        feed(&mut rate, 10, 1.0, none);
+        feed(&mut rate, 20, 1.0, none);
         assert_eq!(rate.rate.per_minute, 2 * ADAPTIVE_START_RPM);
         // A majority of 429s halves the pace, not below one request a second.
-        feed(&mut rate, 12, 1.2, two_of_three);
+        feed(&mut rate, 24, 1.2, two_of_three);
         assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR);
         assert!(!rate.rate.slow_start);
-        feed(&mut rate, 10, 1.0, none);
+        feed(&mut rate, 20, 1.0, none);
         assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR + ADAPTIVE_STEP);
     }
 
@@ -389,7 +393,7 @@ mod tests {
         let mut rate = Paced::new();
         for _ in 0..10 {
             // 30% of the answers are 429s, at the pace allowed.
-            let per_second = (rate.rate.per_minute / 60).max(10);
+            let per_second = (rate.rate.per_minute / 60).max(20);
             feed(&mut rate, per_second, 1.0, |i| i % 10 < 3);
         }
         assert!(
@@ -403,13 +407,13 @@ mod tests {
     #[test]
     fn the_pace_stays_at_or_above_the_floor_without_evidence() {
         let mut rate = Paced::new();
-        feed(&mut rate, 10, 1.0, none);
+        feed(&mut rate, 20, 1.0, none);
         for _ in 0..20 {
-            feed(&mut rate, 12, 1.2, two_of_three);
+            feed(&mut rate, 24, 1.2, two_of_three);
         }
         assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR);
         // Nothing but 429s: the provider wants less.
-        feed(&mut rate, 10, 1.0, |_| true);
+        feed(&mut rate, 20, 1.0, |_| true);
         assert!(
             rate.rate.per_minute < ADAPTIVE_FLOOR,
             "{}",
