@@ -30,7 +30,7 @@ for rate in "${rates[@]}"; do
         mock=$!
         for _ in $(seq 300); do grep -q listening "$work/mock.out" 2>/dev/null && break; sleep 0.1; done
         url=$(sed -n 's/^mock LLM listening on //p' "$work/mock.out")
-        [[ -n $url ]] || { echo "mock-llm did not start" >&2; exit 1; }
+        [[ -n $url ]] || { echo "mock-llm did not start:" >&2; cat "$work/mock.out" >&2; exit 1; }
         rm -f "$work"/report.txt*
         ANTHROPIC_BASE_URL=$url ANTHROPIC_API_KEY=bench "$bin" archive "$work/app.log" \
             --llm anthropic --report "$work/report.txt" --dedup off --rpm "$rpm" \
