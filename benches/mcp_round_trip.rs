@@ -67,6 +67,7 @@ fn mock_backend(mock: &MockLlm) -> Arc<dyn LlmBackend> {
             base_url: mock.base_url(),
             model: "mock-model".into(),
             request_timeout: Duration::from_secs(30),
+            effort: Default::default(),
         })
         .expect("backend builds"),
     )
@@ -111,6 +112,7 @@ fn bench_round_trip(c: &mut Criterion) {
                 max_tokens: 100,
                 temperature: None,
                 stop_sequences: Vec::new(),
+                send_by: None,
             };
             let backend = &backend;
             async move { backend.complete(request).await.expect("mock answers") }

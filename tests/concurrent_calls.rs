@@ -45,6 +45,7 @@ fn mock_backend(mock: &MockLlm) -> Arc<dyn LlmBackend> {
             base_url: mock.base_url(),
             model: "mock-model".into(),
             request_timeout: Duration::from_secs(30),
+            effort: Default::default(),
         })
         .unwrap(),
     )

@@ -43,6 +43,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
         base_url: mock.base_url(),
         model: "mock".into(),
         request_timeout: Duration::from_secs(30),
+        effort: Default::default(),
     })
     .unwrap();
     let settings = JobSettings {
@@ -74,6 +75,7 @@ async fn a_killed_connection_is_restarted_and_its_entries_resent() {
             models: ModelChoice::default(),
             limits: RateLimits::default(),
             retry: RetryPolicy::default(),
+            attempt_timeout: Duration::from_secs(30),
             sampling: SamplingRules::default(),
         },
     };

@@ -1,5 +1,7 @@
-//! Faults a long job must survive: the LLM endpoint going away and coming back, and the report's
-//! disk filling up (a file-size limit) with `--resume` completing once the cause is gone.
+//! Faults a long job must survive: the LLM endpoint going away and coming back, sporadic 429s,
+//! malformed answers, an LLM that cannot be reached at all (the job stops early, resumable),
+//! and the report's disk filling up (a file-size limit) with `--resume` completing once the
+//! cause is gone.
 
 mod common;
 
@@ -163,5 +165,111 @@ async fn an_external_server_restarted_mid_job_loses_and_doubles_nothing() {
     let mut expected = lines.clone();
     expected.sort();
     assert_eq!(archived, expected);
+    mock.stop().await;
+}
+
+/// Archives 300 lines against a mock answering 30% of requests with 429 (`retry-after: 1`),
+/// with the default `--rpm auto`: the pace holds, every line is archived and every answer the
+/// mock gave is used.
+#[tokio::test]
+async fn sporadic_429s_neither_collapse_the_adaptive_rate_nor_lose_answers() {
+    let mock = start_mock(MockSettings {
+        latency: Duration::from_millis(20),
+        faults: vec!["429:rate=0.3".parse().unwrap()],
+        seed: 15,
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 300);
+    let report = dir.path().join("report.txt");
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args(["--dedup", "off", "--json"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    assert!(!dir.path().join("report.txt.failed.csv").exists());
+    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    assert!(
+        summary["counters"]["rate_limited"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    let pace = summary["rate_limit"].as_str().unwrap();
+    assert!(pace.starts_with("adaptive"), "{pace}");
+    let answered = mock.stats().snapshot().by_status[&200];
+    assert_eq!(answered, 300, "every answer given is used, none twice");
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_answers_are_retried_like_server_errors() {
+    let mock = start_mock(MockSettings {
+        faults: vec!["malformed:every=7".parse().unwrap()],
+        ..MockSettings::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 100);
+    let report = dir.path().join("report.txt");
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args(["--dedup", "off", "--json"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    assert!(!dir.path().join("report.txt.failed.csv").exists());
+    let summary: serde_json::Value = serde_json::from_str(finished.stdout.trim()).unwrap();
+    assert!(
+        summary["counters"]["retries"].as_u64().unwrap() >= 14,
+        "{summary}"
+    );
+    mock.stop().await;
+}
+
+/// A loopback URL where nothing listens: connections are refused.
+async fn refused_url() -> String {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn an_unreachable_llm_stops_the_job_early_and_it_resumes_once_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 200);
+    let report = dir.path().join("report.txt");
+    let url = refused_url().await;
+    let mut archive = job_command_at(&url, "archive");
+    archive
+        .arg(&log)
+        .arg("--report")
+        .arg(&report)
+        .args(["--dedup", "off"]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(1), "{}", finished.stderr);
+    let stderr = &finished.stderr;
+    assert!(
+        stderr.contains(&format!("the LLM API at {url} is unreachable"))
+            && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(
+        !dir.path().join("report.txt.failed.csv").exists(),
+        "nothing is listed as failed"
+    );
+    assert!(report_raw_lines(&read_report(&report)).is_empty());
+    assert!(dir.path().join("report.txt.checkpoint").exists());
+
+    let mock = start_mock(MockSettings::default()).await;
+    let mut resume = archive_command(&mock, &log, &report);
+    resume.args(["--dedup", "off", "--resume"]);
+    let finished = finish(resume).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    assert!(!dir.path().join("report.txt.failed.csv").exists());
     mock.stop().await;
 }

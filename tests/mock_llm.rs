@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
 use log_archiver::mock::{MockSettings, MockStatsSnapshot};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn body(text: &str, max_tokens: u32) -> Value {
     json!({"model": "claude-test", "max_tokens": max_tokens,
@@ -194,25 +192,9 @@ async fn latency_holds_requests_in_flight_together() {
 
 #[tokio::test]
 async fn the_binary_serves_on_the_port_it_prints() {
-    let mut child = command()
-        .args(["mock-llm", "--port", "0", "--fault", "500:every=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .next_line()
-        .await
-        .unwrap()
-        .unwrap();
-    let base = line
-        .strip_prefix("mock LLM listening on ")
-        .unwrap()
-        .to_string();
-    let response = post(&base, Some("k"), &body("x", 10)).await;
+    let mock = MockProcess::start(&["--fault", "500:every=1"]).await;
+    let response = post(&mock.base_url, Some("k"), &body("x", 10)).await;
     assert_eq!(response.status(), 500);
-    child.kill().await.unwrap();
 }
 
 #[tokio::test]

@@ -146,7 +146,7 @@ async fn failed_sampling_is_classified_on_both_revisions() {
     })
     .await;
     for (protocol, kinds, report) in
-        archive_failing_on_each_revision(&mock, 5, &["--max-retries", "0"]).await
+        archive_failing_on_each_revision(&mock, 5, &["--max-retries", "0"], BOTH_REVISIONS).await
     {
         assert_eq!(kinds.len(), 5, "{protocol}");
         for kind in kinds {
@@ -157,18 +157,22 @@ async fn failed_sampling_is_classified_on_both_revisions() {
     mock.stop().await;
 }
 
-/// Archives `lines` generated lines with `extra` options on each revision, where every entry
-/// is expected to fail (exit code 2); returns each revision's failure kinds and report.
+/// The two protocol revisions our client speaks.
+const BOTH_REVISIONS: &[&str] = &["2026-07-28", "2025-11-25"];
+
+/// Archives `lines` generated lines with `extra` options on each of `protocols`, where every
+/// entry is expected to fail (exit code 2); returns each revision's failure kinds and report.
 async fn archive_failing_on_each_revision(
     mock: &log_archiver::mock::MockLlm,
     lines: usize,
     extra: &[&str],
+    protocols: &[&'static str],
 ) -> Vec<(&'static str, Vec<String>, String)> {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     write_log(&log, lines);
     let mut outcomes = Vec::new();
-    for protocol in ["2026-07-28", "2025-11-25"] {
+    for &protocol in protocols {
         let report = dir.path().join(format!("{protocol}.txt"));
         let mut archive = archive_command(mock, &log, &report);
         archive
@@ -243,17 +247,36 @@ async fn an_answer_is_archived_only_with_the_request_state_of_its_own_line() {
 }
 
 #[tokio::test]
-async fn a_slow_answer_is_a_sampling_timeout_on_both_revisions() {
+async fn a_slow_answer_is_used_where_no_server_waits_and_a_sampling_timeout_where_one_does() {
     let mock = start_mock(MockSettings {
         latency: std::time::Duration::from_secs(5),
         ..MockSettings::default()
     })
     .await;
-    for (protocol, kinds, _) in
-        archive_failing_on_each_revision(&mock, 3, &["--sampling-timeout", "1"]).await
-    {
-        assert_eq!(kinds, ["sampling_timeout"; 3], "{protocol}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 3);
+    // On 2026-07-28 the client holds the answer: sent in time, it is archived however late.
+    let report = dir.path().join("2026-07-28.txt");
+    let mut archive = archive_command(&mock, &log, &report);
+    archive.args([
+        "--protocol",
+        "2026-07-28",
+        "--dedup",
+        "off",
+        "--sampling-timeout",
+        "1",
+    ]);
+    let finished = finish(archive).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
+    // On 2025-11-25 the server stops waiting after its sampling timeout.
+    let (protocol, kinds, report) =
+        archive_failing_on_each_revision(&mock, 3, &["--sampling-timeout", "1"], &["2025-11-25"])
+            .await
+            .remove(0);
+    assert_eq!(kinds, ["sampling_timeout"; 3], "{protocol}");
+    assert_eq!(report, "");
     mock.stop().await;
 }
 

@@ -81,6 +81,7 @@ async fn a_server_cannot_sample_outside_the_clients_calls() {
         base_url: mock.base_url(),
         model: "mock".into(),
         request_timeout: std::time::Duration::from_secs(30),
+        effort: Default::default(),
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -98,10 +98,11 @@ pub async fn run(args: ArchiveArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = run_with_interrupts(settings).await?;
+    // However the job ended, a failures file is left only when it lists something.
+    if !outcome.failures_written {
+        remove_if_present(&failures)?;
+    }
     if outcome.result.status.is_over() {
-        if !outcome.failures_written {
-            remove_if_present(&failures)?;
-        }
         remove_if_present(&Checkpoint::path_for(&report))?;
     }
     let resumable = args.job.server.is_none() && args.input != "-";

@@ -16,8 +16,9 @@ use crate::client::{
 };
 use crate::llm::{
     AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
-    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, LlmBackend, OFFLINE_MODEL, OfflineBackend,
-    OpenAiBackend, OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
+    DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, Effort, LlmBackend, OFFLINE_MODEL,
+    OfflineBackend, OpenAiBackend, OpenAiSettings, RateLimits, RequestRate, RetryPolicy,
+    capabilities_of, dropped_parameters_warning,
 };
 use crate::mock::{MockLlm, MockSettings};
 use crate::redact::{RedactionSet, Redactor, parse_redaction_set};
@@ -56,9 +57,14 @@ pub struct LlmArgs {
     #[arg(long, value_enum, default_value_t = LlmChoice::Auto)]
     pub llm: LlmChoice,
 
-    /// Model id to ask [default: claude-sonnet-4-6 for anthropic, gpt-4o-mini for openai].
+    /// Model id to ask [default: claude-haiku-4-5 for anthropic, gpt-4o-mini for openai].
     #[arg(long, env = "LOG_ARCHIVER_MODEL")]
     pub model: Option<String>,
+
+    /// How much a model that thinks by default (the Claude 5.5 models) thinks before it
+    /// answers; other models ignore it.
+    #[arg(long, value_enum, default_value_t = Effort::Low)]
+    pub effort: Effort,
 
     /// API key [env: ANTHROPIC_API_KEY or OPENAI_API_KEY]; never printed.
     #[arg(long)]
@@ -116,6 +122,8 @@ pub struct StartedLlm {
     pub backend: Arc<dyn LlmBackend>,
     /// Said plainly at start.
     pub description: String,
+    /// Said once at start, when the model refuses request parameters a server may ask for.
+    pub warning: Option<String>,
     /// Served by this process: no provider, no limits to respect.
     pub local: bool,
     pub models: ModelChoice,
@@ -135,6 +143,16 @@ fn env_value(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .filter(|value| !value.trim().is_empty())
+}
+
+impl StartedLlm {
+    /// Says which LLM answers, and once what it will not be sent.
+    pub fn announce(&self) {
+        eprintln!("LLM: {}", self.description);
+        if let Some(warning) = &self.warning {
+            eprintln!("warning: {warning}");
+        }
+    }
 }
 
 impl LlmArgs {
@@ -192,9 +210,20 @@ impl LlmArgs {
                         .unwrap_or_else(|| DEFAULT_ANTHROPIC_BASE_URL.into()),
                     model: model.unwrap_or_else(|| DEFAULT_MODEL.into()),
                     request_timeout: self.llm_timeout,
+                    effort: self.effort,
                 };
                 StartedLlm {
-                    description: format!("Anthropic {} at {}", settings.model, settings.base_url),
+                    description: format!(
+                        "Anthropic {} at {}{}",
+                        settings.model,
+                        settings.base_url,
+                        if capabilities_of(&settings.model).thinks_by_default {
+                            format!(", thinking at effort {}", settings.effort)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    warning: dropped_parameters_warning(&settings.model),
                     local: false,
                     models: self.model_choice(ModelChoice::claude()),
                     model: settings.model.clone(),
@@ -216,6 +245,7 @@ impl LlmArgs {
                         "OpenAI-compatible {} at {}",
                         settings.model, settings.base_url
                     ),
+                    warning: None,
                     local: false,
                     models: self.model_choice(ModelChoice::default()),
                     model: settings.model.clone(),
@@ -234,6 +264,7 @@ impl LlmArgs {
                         "the offline explainer{why}: rule-based sentences, not an LLM (model \
                          '{OFFLINE_MODEL}'); set ANTHROPIC_API_KEY or choose --llm for a real model"
                     ),
+                    warning: None,
                     local: true,
                     models: ModelChoice::default(),
                     model: OFFLINE_MODEL.into(),
@@ -248,9 +279,11 @@ impl LlmArgs {
                     base_url: mock.base_url(),
                     model: "mock".into(),
                     request_timeout: self.llm_timeout,
+                    effort: self.effort,
                 })?;
                 StartedLlm {
                     description: "the built-in mock LLM: canned sentences, not a model's".into(),
+                    warning: None,
                     local: true,
                     models: ModelChoice::default(),
                     model: "mock".into(),
@@ -360,8 +393,9 @@ pub struct JobLlmArgs {
     #[command(flatten)]
     pub choice: LlmArgs,
 
-    /// Requests per minute the provider allows: a number, `auto` (find it from the provider's
-    /// rate-limit headers and 429s, starting at 50) or `unlimited`.
+    /// Requests per minute the provider allows: a number, `auto` (the provider's announced
+    /// limit when its headers give one, else found from its 429s by additive increase and
+    /// multiplicative decrease, starting at 50) or `unlimited`.
     #[arg(long, default_value = "auto", value_parser = parse_request_rate, allow_negative_numbers = true)]
     pub rpm: RequestRate,
 

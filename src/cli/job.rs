@@ -103,7 +103,7 @@ pub struct JobArgs {
     pub max_llm_tokens: Option<u64>,
 
     /// A model's price, as MODEL=INPUT/OUTPUT in US dollars per million tokens (repeatable;
-    /// list prices of current Claude and GPT models are known).
+    /// overrides the model table's list prices of the Claude and GPT models).
     #[arg(long = "price", value_name = "MODEL=IN/OUT", value_parser = parse_price)]
     pub prices: Vec<(String, Prices)>,
 
@@ -132,7 +132,7 @@ impl JobArgs {
         resume: bool,
     ) -> anyhow::Result<(JobSettings, StartedLlm)> {
         let backend = self.llm.choice.start().await?;
-        eprintln!("LLM: {}", backend.description);
+        backend.announce();
         let mut limits = self.llm.limits();
         if backend.local && limits.requests == RequestRate::Adaptive {
             // Nothing to discover about a model served by this very process.
@@ -184,6 +184,7 @@ impl JobArgs {
                 models: backend.models.clone(),
                 limits,
                 retry: self.llm.retry(),
+                attempt_timeout: self.llm.choice.llm_timeout,
                 sampling: self.llm.choice.sampling_rules(
                     self.server.as_deref().unwrap_or("the built-in server"),
                     self.tool.redact.clone(),

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use super::args::parse_duration;
 use super::numbers::whole;
 use super::signal::shutdown_requested;
-use crate::mock::{Fault, MockLlm, MockSettings};
+use crate::mock::{Fault, Generation, MockLlm, MockSettings};
 
 #[derive(Debug, Args)]
 pub struct MockLlmArgs {
@@ -53,6 +53,12 @@ pub struct MockLlmArgs {
     /// Seed for the random latency spread and fault rates.
     #[arg(long, default_value_t = 0, value_parser = whole::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
+
+    /// The Claude generation to behave like: 4 (answers with text at once) or 5.5 (thinks
+    /// first, at effort high unless asked otherwise, within max_tokens; refuses temperature,
+    /// top_p, top_k and disabling thinking with 400).
+    #[arg(long, value_enum, default_value_t = Generation::Classic)]
+    pub generation: Generation,
 }
 
 pub async fn run(args: MockLlmArgs) -> anyhow::Result<ExitCode> {
@@ -70,6 +76,7 @@ pub async fn run(args: MockLlmArgs) -> anyhow::Result<ExitCode> {
         requests_per_minute: args.rpm,
         api_key: args.api_key,
         seed: args.seed,
+        generation: args.generation,
     };
     let mock = MockLlm::start(listener, settings)?;
     println!("mock LLM listening on {}", mock.base_url());

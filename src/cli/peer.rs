@@ -61,7 +61,7 @@ impl ServerConnectionArgs {
     pub async fn connect(&self) -> anyhow::Result<ClientSession> {
         let target = self.target()?;
         let llm = self.llm.start().await?;
-        eprintln!("LLM: {}", llm.description);
+        llm.announce();
         let handler = SamplingHandler::with_model_choice(llm.backend.clone(), llm.models.clone())
             .with_rules(
                 self.llm

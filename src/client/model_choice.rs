@@ -6,6 +6,8 @@
 
 use rmcp::model::ModelPreferences;
 
+use crate::llm::current_claude_families;
+
 /// Named model families and the model id each stands for, e.g. `haiku` -> `claude-haiku-4-5`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModelChoice {
@@ -16,12 +18,12 @@ pub struct ModelChoice {
 const HIGH_PRIORITY: f32 = 0.7;
 
 impl ModelChoice {
-    /// The Claude families: haiku (fast, cheap), sonnet (balanced), opus (most capable).
+    /// The Claude families, each standing for its current model in the model table: haiku
+    /// (fast, cheap), sonnet (balanced), opus (most capable).
     pub fn claude() -> Self {
-        Self::default()
-            .with_family("haiku", "claude-haiku-4-5")
-            .with_family("sonnet", "claude-sonnet-4-6")
-            .with_family("opus", "claude-opus-4-1")
+        current_claude_families().fold(Self::default(), |choice, (family, model)| {
+            choice.with_family(family, model)
+        })
     }
 
     /// Adds or replaces a family.
@@ -87,11 +89,21 @@ mod tests {
             choice.choose(Some(&prefs)).as_deref(),
             Some("claude-haiku-4-5")
         );
-        let prefs = preferences(serde_json::json!({"hints": [{"name": "sonnet"}]}));
-        assert_eq!(
-            choice.choose(Some(&prefs)).as_deref(),
-            Some("claude-sonnet-4-6")
-        );
+        for (hint, model) in [
+            ("sonnet", "claude-sonnet-5-5"),
+            ("claude-3-5-sonnet", "claude-sonnet-5-5"),
+            ("claude-sonnet-4-6", "claude-sonnet-5-5"),
+            ("opus", "claude-opus-5-5"),
+            ("claude-3-opus-20240229", "claude-opus-5-5"),
+            ("haiku", "claude-haiku-4-5"),
+        ] {
+            let prefs = preferences(serde_json::json!({"hints": [{"name": hint}]}));
+            assert_eq!(
+                choice.choose(Some(&prefs)).as_deref(),
+                Some(model),
+                "{hint}"
+            );
+        }
     }
 
     #[test]
@@ -104,7 +116,7 @@ mod tests {
             preferences(serde_json::json!({"intelligencePriority": 0.9, "costPriority": 0.1}));
         assert_eq!(
             choice.choose(Some(&smart)).as_deref(),
-            Some("claude-opus-4-1")
+            Some("claude-opus-5-5")
         );
         let neutral = preferences(serde_json::json!({"costPriority": 0.5}));
         assert_eq!(choice.choose(Some(&neutral)), None);

@@ -46,7 +46,28 @@ pub struct SamplingHandler {
     redactor: Redactor,
     protocol: ProtocolChoice,
     /// The longest this client works on one answer, when bounded.
-    answer_timeout: Option<Duration>,
+    answer_timeout: Option<AnswerTimeout>,
+}
+
+/// How long an answer may take, and the longest one attempt at the LLM takes.
+#[derive(Debug, Clone, Copy)]
+struct AnswerTimeout {
+    timeout: Duration,
+    longest_attempt: Duration,
+}
+
+/// What is kept back from the answer timeout for the answer's way back to the server.
+const ANSWER_MARGIN: Duration = Duration::from_secs(2);
+
+impl AnswerTimeout {
+    /// How long after a request arrives a new attempt may still be sent: late enough that it
+    /// can finish in time. An attempt longer than the whole timeout may start only in its
+    /// first half.
+    fn send_within(self) -> Duration {
+        self.timeout
+            .saturating_sub(self.longest_attempt + ANSWER_MARGIN)
+            .max(self.timeout / 2)
+    }
 }
 
 impl SamplingHandler {
@@ -68,10 +89,15 @@ impl SamplingHandler {
         }
     }
 
-    /// Gives up on an answer after `timeout` with a classified `sampling_timeout`, as a server
-    /// waiting for it would.
-    pub fn with_answer_timeout(mut self, timeout: Duration) -> Self {
-        self.answer_timeout = Some(timeout);
+    /// Answers within `timeout`, as a server waiting for the answer needs: no attempt at the
+    /// LLM (each taking at most `longest_attempt`) starts when it could not finish in time,
+    /// and the wait on the rate limits and between retries ends there; an attempt under way
+    /// always runs to its end, so an answer that arrives is used.
+    pub fn with_answer_timeout(mut self, timeout: Duration, longest_attempt: Duration) -> Self {
+        self.answer_timeout = Some(AnswerTimeout {
+            timeout,
+            longest_attempt,
+        });
         self
     }
 
@@ -145,15 +171,11 @@ impl SamplingHandler {
         if let Some(system) = &mut request.system {
             self.redactor.redact_in_place(system);
         }
+        request.send_by = self
+            .answer_timeout
+            .map(|timeout| started + timeout.send_within());
         let sent = self.audit.as_ref().map(|_| request.clone());
-        // A server that gave up (timeout, cancellation) frees the sampler and the rate budget;
-        // so does this client's own deadline (on 2026-07-28 no server waits for the answer).
-        let deadline = async {
-            match self.answer_timeout {
-                Some(timeout) => tokio::time::sleep(timeout).await,
-                None => std::future::pending().await,
-            }
-        };
+        // A server that gave up (timeout, cancellation) frees the sampler and the rate budget.
         let outcome = tokio::select! {
             outcome = self.backend.complete(request) => outcome,
             () = cancelled.cancelled() => {
@@ -161,13 +183,6 @@ impl SamplingHandler {
                 let outcome = AuditOutcome::Failed { kind: "cancelled", message };
                 self.audit(requested, sent.as_ref(), outcome, started);
                 return Err(ErrorData::internal_error(message, None));
-            }
-            () = deadline => {
-                let timeout = self.answer_timeout.unwrap_or_default();
-                let message = format!("the LLM gave no answer within {} s", timeout.as_secs_f64());
-                let outcome = AuditOutcome::Failed { kind: "sampling_timeout", message: &message };
-                self.audit(requested, sent.as_ref(), outcome, started);
-                return Err(sampling_error("sampling_timeout".into(), None, message));
             }
         };
         match outcome {
@@ -241,6 +256,7 @@ pub fn completion_request_from(
         max_tokens: params.max_tokens,
         temperature: params.temperature,
         stop_sequences: params.stop_sequences.unwrap_or_default(),
+        send_by: None,
     })
 }
 
@@ -316,6 +332,17 @@ mod tests {
         assert_eq!(request.temperature, None);
         assert!(request.stop_sequences.is_empty());
         assert_eq!(request.system, None);
+    }
+
+    #[test]
+    fn attempts_start_only_while_they_can_finish_in_time() {
+        let timeout = |timeout, longest_attempt| AnswerTimeout {
+            timeout: Duration::from_secs(timeout),
+            longest_attempt: Duration::from_secs(longest_attempt),
+        };
+        assert_eq!(timeout(120, 60).send_within(), Duration::from_secs(60));
+        assert_eq!(timeout(120, 30).send_within(), Duration::from_secs(88));
+        assert_eq!(timeout(30, 60).send_within(), Duration::from_secs(15));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   share that explanation.
 //!
 //! Concurrent requests for the same key wait for the first one instead of calling the LLM too;
-//! a failed explanation is not cached, so the next entry of the kind tries again. Explanations
+//! a failed or empty explanation is not cached, so the next entry of the kind tries again. Explanations
 //! are also kept in a file beside the report, so `retry`, `--resume` and later jobs on the same
 //! report do not pay twice for a kind already explained.
 
@@ -227,7 +227,7 @@ impl DedupBackend {
             .is_some_and(|kind| log_line_in_prompt(prompt_of(&request)) == &*kind.representative);
         let (answer, stored_key, template) = self.key(&request, kind.as_ref());
         let asked_the_llm = AtomicBool::new(false);
-        let completion = answer
+        let shared = answer
             .get_or_try_init(|| async {
                 asked_the_llm.store(true, Ordering::Relaxed);
                 let request = match &kind {
@@ -238,14 +238,27 @@ impl DedupBackend {
                     Some(template) => with_template_note(request, template),
                     None => request,
                 };
-                let mut completion = self.inner.complete(request).await?;
+                let mut completion = self
+                    .inner
+                    .complete(request)
+                    .await
+                    .map_err(NotKept::Failed)?;
+                if completion.text.trim().is_empty() {
+                    return Err(NotKept::Empty(completion));
+                }
                 completion.sharing.template_id = template.as_deref().map(template_id);
                 if let Some(store) = &self.store {
                     store.keep(&stored_key, &completion);
                 }
-                Ok::<_, LlmError>(completion)
+                Ok(completion)
             })
-            .await?;
+            .await;
+        let completion = match shared {
+            Ok(completion) => completion,
+            Err(NotKept::Failed(error)) => return Err(error),
+            // An empty answer is this entry's alone: the server classifies it.
+            Err(NotKept::Empty(completion)) => return Ok(completion),
+        };
         let mut completion = completion.clone();
         // A kind's explanation is counted as its representative's own answer, whichever of its
         // entries came first, so records do not depend on timing; an answer kept from an
@@ -298,6 +311,12 @@ fn about_representative(mut request: CompletionRequest, kind: &EntryKind) -> Com
     request
 }
 
+/// Why an answer is not shared: the LLM failed, or answered with no text.
+enum NotKept {
+    Failed(LlmError),
+    Empty(Completion),
+}
+
 /// The stable id of the group of entries that share one explanation in template mode: the
 /// first 16 hex digits of the SHA-256 of the template as it was explained. The same template
 /// gives the same id in every run.
@@ -332,10 +351,12 @@ mod tests {
     use crate::llm::{ChatMessage, ChatRole, LlmErrorKind};
     use std::sync::atomic::AtomicUsize;
 
-    /// Counts calls; fails the first `failures` of them.
+    /// Counts calls; fails the first `failures` of them, and answers the next `empty` with no
+    /// text.
     struct Counting {
         calls: AtomicUsize,
         failures: usize,
+        empty: usize,
         systems: Mutex<Vec<Option<String>>>,
     }
 
@@ -348,7 +369,11 @@ mod tests {
             } else {
                 Ok(Completion {
                     model: "m".into(),
-                    text: format!("answer {call}"),
+                    text: if call < self.failures + self.empty {
+                        String::new()
+                    } else {
+                        format!("answer {call}")
+                    },
                     stop_reason: None,
                     usage: TokenUsage {
                         input_tokens: 40,
@@ -366,9 +391,14 @@ mod tests {
     }
 
     fn counting(failures: usize) -> Arc<Counting> {
+        counting_with_empty(failures, 0)
+    }
+
+    fn counting_with_empty(failures: usize, empty: usize) -> Arc<Counting> {
         Arc::new(Counting {
             calls: AtomicUsize::new(0),
             failures,
+            empty,
             systems: Mutex::new(Vec::new()),
         })
     }
@@ -384,6 +414,7 @@ mod tests {
             max_tokens: 100,
             temperature: None,
             stop_sequences: Vec::new(),
+            send_by: None,
         }
     }
 
@@ -478,6 +509,18 @@ mod tests {
         let dedup = DedupBackend::new(inner.clone(), DedupMode::Exact);
         assert!(dedup.complete(request("ERROR a")).await.is_err());
         assert!(dedup.complete(request("ERROR a")).await.is_ok());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn empty_answers_are_not_shared() {
+        let inner = counting_with_empty(0, 1);
+        let dedup = DedupBackend::new(inner.clone(), DedupMode::Exact);
+        assert_eq!(dedup.complete(request("ERROR a")).await.unwrap().text, "");
+        assert_eq!(
+            dedup.complete(request("ERROR a")).await.unwrap().text,
+            "answer 1"
+        );
         assert_eq!(inner.calls.load(Ordering::SeqCst), 2);
     }
 

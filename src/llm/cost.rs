@@ -1,7 +1,9 @@
-//! What LLM requests cost: a per-model price table (US dollars per million input and output
-//! tokens, overridable) and the estimate of a job's spending.
+//! What LLM requests cost: the model table's list prices (US dollars per million input and
+//! output tokens), overridable with `--price`, and the estimate of a job's spending.
 
 use std::collections::HashMap;
+
+use super::models::model_info;
 
 /// Prices of one model, in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,20 +20,7 @@ impl Prices {
     }
 }
 
-/// List prices known out of the box (model-id prefixes); check your provider's current prices
-/// and override with `--price`.
-const KNOWN_PRICES: &[(&str, f64, f64)] = &[
-    ("claude-opus-4", 15.0, 75.0),
-    ("claude-sonnet-4", 3.0, 15.0),
-    ("claude-haiku-4", 1.0, 5.0),
-    ("claude-3-5-haiku", 0.8, 4.0),
-    ("gpt-4o-mini", 0.15, 0.6),
-    ("gpt-4o", 2.5, 10.0),
-    ("offline-rules", 0.0, 0.0),
-    ("mock", 0.0, 0.0),
-];
-
-/// Prices by model: the user's first, then the known list prices.
+/// Prices by model: the user's first, then the list prices of the model table.
 #[derive(Debug, Clone, Default)]
 pub struct PriceTable {
     overrides: HashMap<String, Prices>,
@@ -48,11 +37,9 @@ impl PriceTable {
         if let Some(prices) = self.overrides.get(model) {
             return Some(*prices);
         }
-        KNOWN_PRICES
-            .iter()
-            .filter(|(prefix, _, _)| model.starts_with(prefix))
-            .max_by_key(|(prefix, _, _)| prefix.len())
-            .map(|&(_, input, output)| Prices {
+        model_info(model)
+            .and_then(|info| info.prices)
+            .map(|(input, output)| Prices {
                 input_per_million: input,
                 output_per_million: output,
             })
@@ -98,11 +85,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prices_come_from_overrides_then_the_longest_known_prefix() {
+    fn prices_come_from_overrides_then_the_model_table() {
         let table = PriceTable::default();
         assert_eq!(
             table.prices("claude-sonnet-4-6").unwrap().input_per_million,
             3.0
+        );
+        let sonnet = table.prices("claude-sonnet-5-5").unwrap();
+        assert_eq!(
+            (sonnet.input_per_million, sonnet.output_per_million),
+            (2.0, 10.0)
+        );
+        let opus = table.prices("claude-opus-5-5").unwrap();
+        assert_eq!(
+            (opus.input_per_million, opus.output_per_million),
+            (4.0, 20.0)
+        );
+        assert!(
+            table.prices("claude-opus-4").is_none(),
+            "not a listed model"
+        );
+        assert!(
+            table.prices("claude-sonnet-5").is_none(),
+            "served, not priced"
         );
         assert_eq!(
             table.prices("gpt-4o-mini-2024").unwrap().input_per_million,

@@ -25,6 +25,10 @@ pub enum LlmErrorKind {
     Unreachable,
     /// The answer could not be understood.
     MalformedResponse,
+    /// The model declined to answer (stop reason `refusal`).
+    Refusal,
+    /// The model paused its turn before answering (stop reason `pause_turn`).
+    PauseTurn,
 }
 
 impl LlmErrorKind {
@@ -43,6 +47,7 @@ impl LlmErrorKind {
                 | Self::ServerError
                 | Self::Timeout
                 | Self::Unreachable
+                | Self::MalformedResponse
         )
     }
 }

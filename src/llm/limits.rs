@@ -58,56 +58,120 @@ enum RequestLimiter {
 pub const ADAPTIVE_START_RPM: u32 = 50;
 /// Adaptive limiting never goes above this without the provider saying so.
 const ADAPTIVE_MAX: u32 = 1_000_000;
+/// Adaptive limiting never goes below one request a second without evidence that the provider
+/// wants less.
+const ADAPTIVE_FLOOR: u32 = 60;
+/// How much adaptive limiting grows after a window without congestion, once it has met
+/// congestion (before that it doubles).
+const ADAPTIVE_STEP: u32 = 60;
+/// How much adaptive limiting shrinks after a congested window.
+const ADAPTIVE_DECREASE: f64 = 0.5;
+/// A window is congested when more than this share of its answers are 429s: random 429s of a
+/// busy provider do not slow the job, a pace the provider cannot take does.
+const CONGESTED_SHARE: f64 = 0.5;
+/// 429s in a row, with no answer between them, that show the provider wants less than the
+/// floor.
+const BELOW_FLOOR_EVIDENCE: u32 = 3;
 /// The longest a request waits before looking at the adaptive limiter again.
 const ADAPTIVE_RECHECK: Duration = Duration::from_millis(50);
-/// How often adaptive limiting may grow.
-const ADAPTIVE_WINDOW: Duration = Duration::from_secs(1);
+/// A window lasts at least this long; one whose 429s are a majority also holds at least
+/// `WINDOW_ANSWERS` answers (or lasts `WINDOW_LONGEST`), so that a verdict of congestion rests
+/// on more than a few answers.
+const WINDOW_SHORTEST: Duration = Duration::from_secs(1);
+const WINDOW_ANSWERS: u32 = 20;
+const WINDOW_LONGEST: Duration = Duration::from_secs(10);
 
+/// Requests per minute found by additive increase, multiplicative decrease over windows of
+/// answers: a window whose 429s are a majority halves the pace (measured, not configured),
+/// never below the provider's announced limit or one request a second unless 429s keep
+/// coming in a row; a window with fewer grows it, doubling until the first congestion and by
+/// `ADAPTIVE_STEP` after. Each 429 is also waited out by its own request (`retry-after`).
 struct AdaptiveRate {
     per_minute: u32,
-    /// The provider's announced limit.
-    ceiling: Option<u32>,
+    /// The provider's announced limit: the pace never goes above it, nor below it.
+    announced: Option<u32>,
     limiter: Arc<Limiter>,
-    window_start: Instant,
-    throttled_in_window: bool,
+    window: Window,
+    /// Doubling until the first congested window.
+    slow_start: bool,
+    /// 429s since the last answer.
+    throttled_in_a_row: u32,
     throttles: u64,
+    decreases: u64,
+}
+
+/// What a window of answers held.
+struct Window {
+    start: Instant,
+    answers: u32,
+    throttled: u32,
+}
+
+impl Window {
+    fn new(now: Instant) -> Self {
+        Self {
+            start: now,
+            answers: 0,
+            throttled: 0,
+        }
+    }
 }
 
 impl AdaptiveRate {
     fn new() -> Self {
         Self {
             per_minute: ADAPTIVE_START_RPM,
-            ceiling: None,
+            announced: None,
             limiter: Arc::new(request_limiter(nonzero(ADAPTIVE_START_RPM))),
-            window_start: Instant::now(),
-            throttled_in_window: false,
+            window: Window::new(Instant::now()),
+            slow_start: true,
+            throttled_in_a_row: 0,
             throttles: 0,
+            decreases: 0,
         }
     }
 
     fn observe(&mut self, headers: Option<RateLimitHeaders>, throttled: bool) {
-        let now = Instant::now();
+        self.observe_at(Instant::now(), headers, throttled);
+    }
+
+    fn observe_at(&mut self, now: Instant, headers: Option<RateLimitHeaders>, throttled: bool) {
         if let Some(headers) = headers {
-            self.ceiling = Some(headers.limit.max(1));
+            self.announced = Some(headers.limit.max(1));
         }
-        let mut target = self.per_minute;
+        self.window.answers += 1;
         if throttled {
-            target = (target / 2).max(1);
-            self.throttled_in_window = true;
+            self.window.throttled += 1;
+            self.throttled_in_a_row += 1;
             self.throttles += 1;
-            self.window_start = now;
-        } else if now.duration_since(self.window_start) >= ADAPTIVE_WINDOW {
-            let headroom =
-                headers.is_none_or(|h| u64::from(h.remaining) * 10 >= u64::from(h.limit));
-            if !self.throttled_in_window && headroom {
-                target = target.saturating_mul(2).min(ADAPTIVE_MAX);
+        } else {
+            self.throttled_in_a_row = 0;
+        }
+        let elapsed = now.duration_since(self.window.start);
+        // A window whose 429s are a minority is clear at once; congestion needs enough answers.
+        let share = f64::from(self.window.throttled) / f64::from(self.window.answers);
+        let congested = share > CONGESTED_SHARE;
+        let window_over = elapsed >= WINDOW_LONGEST
+            || (elapsed >= WINDOW_SHORTEST
+                && (!congested || self.window.answers >= WINDOW_ANSWERS));
+        let mut target = self.per_minute;
+        if window_over {
+            let measured = (f64::from(self.window.answers) * 60.0 / elapsed.as_secs_f64()) as u32;
+            if congested {
+                target = (f64::from(measured.min(self.per_minute)) * ADAPTIVE_DECREASE) as u32;
+                self.slow_start = false;
+                self.decreases += 1;
+            } else if measured.saturating_mul(2) >= self.per_minute {
+                // Grow only while the pace is used: an idle limit says nothing.
+                target = if self.slow_start {
+                    self.per_minute.saturating_mul(2)
+                } else {
+                    self.per_minute.saturating_add(ADAPTIVE_STEP)
+                };
             }
-            self.throttled_in_window = false;
-            self.window_start = now;
+            self.window = Window::new(now);
         }
-        if let Some(ceiling) = self.ceiling {
-            target = target.min(ceiling);
-        }
+        target = target.min(self.ceiling()).max(self.floor()).max(1);
         if target != self.per_minute {
             tracing::debug!(
                 from = self.per_minute,
@@ -116,6 +180,20 @@ impl AdaptiveRate {
             );
             self.per_minute = target;
             self.limiter = Arc::new(request_limiter(nonzero(target)));
+        }
+    }
+
+    fn ceiling(&self) -> u32 {
+        self.announced.unwrap_or(ADAPTIVE_MAX)
+    }
+
+    /// The lowest pace: the announced limit, else one request a second (or the pace now, when
+    /// lower), unless 429s keep coming in a row.
+    fn floor(&self) -> u32 {
+        match self.announced {
+            Some(announced) => announced,
+            None if self.throttled_in_a_row >= BELOW_FLOOR_EVIDENCE => 1,
+            None => ADAPTIVE_FLOOR.min(self.per_minute),
         }
     }
 }
@@ -202,12 +280,13 @@ impl Limiters {
             RequestLimiter::Fixed(_, rpm) => Some(format!("{rpm} requests/min (configured)")),
             RequestLimiter::Adaptive(adaptive) => {
                 let adaptive = adaptive.lock().expect("limiter lock poisoned");
-                let ceiling = adaptive
-                    .ceiling
+                let announced = adaptive
+                    .announced
                     .map_or_else(|| "not announced".to_string(), |limit| limit.to_string());
                 Some(format!(
-                    "adaptive, settled at {} requests/min (provider limit {ceiling}, {} backoffs on 429)",
-                    adaptive.per_minute, adaptive.throttles
+                    "adaptive, settled at {} requests/min (provider limit {announced}, {} 429s, \
+                     {} slowdowns)",
+                    adaptive.per_minute, adaptive.throttles, adaptive.decreases
                 ))
             }
         }
@@ -263,46 +342,100 @@ mod tests {
         assert!(waited >= Duration::from_millis(400), "{waited:?}");
     }
 
-    #[test]
-    fn adaptive_rate_halves_on_429_and_respects_the_announced_limit() {
-        let mut rate = AdaptiveRate::new();
-        rate.observe(None, true);
-        assert_eq!(rate.per_minute, ADAPTIVE_START_RPM / 2);
-        rate.observe(
-            Some(RateLimitHeaders {
-                limit: 10,
-                remaining: 9,
-            }),
-            false,
-        );
-        assert_eq!(rate.per_minute, 10, "never above the announced limit");
-        assert_eq!(rate.throttles, 1);
+    /// An adaptive rate and the time of its last answer.
+    struct Paced {
+        rate: AdaptiveRate,
+        now: Instant,
+    }
+
+    impl Paced {
+        fn new() -> Self {
+            let rate = AdaptiveRate::new();
+            let now = rate.window.start;
+            Self { rate, now }
+        }
+    }
+
+    /// Feeds `count` answers spread over `seconds` after the last one, those `throttled`
+    /// picks (by their number, from 0) being 429s.
+    fn feed(paced: &mut Paced, count: u32, seconds: f64, throttled: impl Fn(u32) -> bool) {
+        let step = Duration::from_secs_f64(seconds / f64::from(count));
+        for i in 0..count {
+            paced.now += step;
+            paced.rate.observe_at(paced.now, None, throttled(i));
+        }
+    }
+
+    fn none(_: u32) -> bool {
+        false
+    }
+
+    /// Two 429s of every three answers: congestion, but never three in a row.
+    fn two_of_three(i: u32) -> bool {
+        i % 3 != 2
     }
 
     #[test]
-    fn adaptive_rate_grows_while_headroom_remains() {
-        let mut rate = AdaptiveRate::new();
-        let headers = Some(RateLimitHeaders {
-            limit: 1000,
-            remaining: 900,
-        });
-        rate.window_start -= ADAPTIVE_WINDOW;
-        rate.observe(headers, false);
-        assert_eq!(rate.per_minute, 2 * ADAPTIVE_START_RPM);
-        // A window with a 429 does not grow.
-        rate.observe(None, true);
-        rate.window_start -= ADAPTIVE_WINDOW;
-        rate.observe(headers, false);
-        assert_eq!(rate.per_minute, ADAPTIVE_START_RPM);
-        // Little headroom left: hold.
-        rate.window_start -= ADAPTIVE_WINDOW;
-        rate.observe(
-            Some(RateLimitHeaders {
-                limit: 1000,
-                remaining: 5,
-            }),
-            false,
+    fn adaptive_rate_doubles_until_congested_then_grows_additively() {
+        let mut rate = Paced::new();
+        feed(&mut rate, 20, 1.0, none);
+        assert_eq!(rate.rate.per_minute, 2 * ADAPTIVE_START_RPM);
+        // A majority of 429s halves the pace, not below one request a second.
+        feed(&mut rate, 24, 1.2, two_of_three);
+        assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR);
+        assert!(!rate.rate.slow_start);
+        feed(&mut rate, 20, 1.0, none);
+        assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR + ADAPTIVE_STEP);
+    }
+
+    #[test]
+    fn random_429s_that_are_a_minority_do_not_slow_the_pace() {
+        let mut rate = Paced::new();
+        for _ in 0..10 {
+            // 30% of the answers are 429s, at the pace allowed.
+            let per_second = (rate.rate.per_minute / 60).max(20);
+            feed(&mut rate, per_second, 1.0, |i| i % 10 < 3);
+        }
+        assert!(
+            rate.rate.per_minute > 10 * ADAPTIVE_START_RPM,
+            "{}",
+            rate.rate.per_minute
         );
-        assert_eq!(rate.per_minute, ADAPTIVE_START_RPM);
+        assert_eq!(rate.rate.decreases, 0);
+    }
+
+    #[test]
+    fn the_pace_stays_at_or_above_the_floor_without_evidence() {
+        let mut rate = Paced::new();
+        feed(&mut rate, 20, 1.0, none);
+        for _ in 0..20 {
+            feed(&mut rate, 24, 1.2, two_of_three);
+        }
+        assert_eq!(rate.rate.per_minute, ADAPTIVE_FLOOR);
+        // Nothing but 429s: the provider wants less.
+        feed(&mut rate, 20, 1.0, |_| true);
+        assert!(
+            rate.rate.per_minute < ADAPTIVE_FLOOR,
+            "{}",
+            rate.rate.per_minute
+        );
+    }
+
+    #[test]
+    fn the_announced_limit_is_both_ceiling_and_floor() {
+        let mut rate = Paced::new();
+        let announced = Some(RateLimitHeaders {
+            limit: 400,
+            remaining: 300,
+        });
+        rate.rate.observe(announced, false);
+        assert_eq!(rate.rate.per_minute, 400);
+        feed(&mut rate, 20, 1.0, |_| true);
+        assert_eq!(rate.rate.per_minute, 400, "never below the announced limit");
+        for _ in 0..5 {
+            feed(&mut rate, 20, 1.0, none);
+        }
+        assert_eq!(rate.rate.per_minute, 400, "never above it");
+        assert_eq!(rate.rate.throttles, 20);
     }
 }

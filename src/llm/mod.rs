@@ -8,6 +8,7 @@ mod error;
 mod http;
 mod limits;
 mod managed;
+mod models;
 mod offline;
 mod offline_rules;
 mod openai;
@@ -15,12 +16,16 @@ mod retry;
 mod template_note;
 
 pub use anthropic::{
-    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_MODEL,
+    AnthropicBackend, AnthropicSettings, DEFAULT_ANTHROPIC_BASE_URL, EMPTY_ANSWER_BUDGET_FACTOR,
+    Effort, capabilities_of, dropped_parameters_warning,
 };
 pub use cost::{PriceTable, Prices, parse_price};
 pub use error::{LlmError, LlmErrorKind};
 pub use limits::{ADAPTIVE_START_RPM, Limiters, RateLimits, RequestRate};
 pub use managed::{LlmStats, ManagedBackend};
+pub use models::{
+    Capabilities, DEFAULT_MODEL, MODELS, ModelInfo, Status, current_claude_families, model_info,
+};
 pub use offline::OfflineBackend;
 pub use offline_rules::OFFLINE_MODEL;
 pub use openai::{DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAiBackend, OpenAiSettings};
@@ -56,6 +61,9 @@ pub struct CompletionRequest {
     pub max_tokens: u32,
     pub temperature: Option<f32>,
     pub stop_sequences: Vec<String>,
+    /// The last moment a new attempt may be sent (bulk jobs, `ManagedBackend`): waiting on the
+    /// rate limits or backing off ends there, an attempt under way always runs to its end.
+    pub send_by: Option<std::time::Instant>,
 }
 
 /// Why the model stopped generating.

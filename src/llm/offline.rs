@@ -63,6 +63,7 @@ mod tests {
             max_tokens: 100,
             temperature: None,
             stop_sequences: Vec::new(),
+            send_by: None,
         };
         let completion = OfflineBackend.complete(request).await.unwrap();
         assert_eq!(completion.model, "offline-rules");

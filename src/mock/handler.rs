@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::MockSettings;
 use super::faults::FaultKind;
+use super::generation::Generation;
 use super::rate_limit::{RequestLimit, rfc3339_after};
 use super::reply::mock_reply;
 use super::stats::MockStats;
@@ -159,7 +160,7 @@ async fn answer(
             );
         }
     };
-    let parsed = match ParsedRequest::from_json(&request, flavor) {
+    let parsed = match ParsedRequest::from_json(&request, flavor, state.settings.generation) {
         Ok(parsed) => parsed,
         Err(message) => {
             return api_error(StatusCode::BAD_REQUEST, "invalid_request_error", &message);
@@ -255,13 +256,15 @@ async fn answer(
 struct ParsedRequest {
     model: String,
     max_tokens: u64,
+    /// Spent on thinking before any text (the 5.5 generation).
+    thinking_tokens: u64,
     prompt: String,
     input_text: String,
     stop_sequences: Vec<String>,
 }
 
 impl ParsedRequest {
-    fn from_json(request: &Value, flavor: Flavor) -> Result<Self, String> {
+    fn from_json(request: &Value, flavor: Flavor, generation: Generation) -> Result<Self, String> {
         let model = request["model"]
             .as_str()
             .ok_or("model: field required")?
@@ -307,9 +310,14 @@ impl ParsedRequest {
                 .collect(),
             _ => Vec::new(),
         };
+        let thinking_tokens = match flavor {
+            Flavor::Anthropic => generation.thinking_tokens(request)?,
+            Flavor::OpenAi => 0,
+        };
         Ok(Self {
             model,
             max_tokens,
+            thinking_tokens,
             prompt,
             input_text: format!("{system}{}", texts.concat()),
             stop_sequences,
@@ -352,29 +360,49 @@ fn success(state: &MockState, flavor: Flavor, number: u64, request: &ParsedReque
         stop = Stop::Sequence;
         stop_sequence = Value::String(sequence.clone());
     }
-    if estimate_tokens(&text) > request.max_tokens {
-        text = text.chars().take(request.max_tokens as usize * 4).collect();
+    // Thinking comes first and counts against max_tokens; the text gets what is left.
+    let thinking_tokens = request.thinking_tokens.min(request.max_tokens);
+    let text_budget = request.max_tokens - thinking_tokens;
+    if estimate_tokens(&text) > text_budget {
+        text = text.chars().take(text_budget as usize * 4).collect();
         stop = Stop::MaxTokens;
         stop_sequence = Value::Null;
     }
     let input_tokens = estimate_tokens(&request.input_text);
-    let output_tokens = estimate_tokens(&text).min(request.max_tokens);
+    let text_tokens = if text.is_empty() {
+        0
+    } else {
+        estimate_tokens(&text).min(text_budget)
+    };
+    let output_tokens = thinking_tokens + text_tokens;
     state.stats.record_tokens(input_tokens, output_tokens);
     let body = match flavor {
-        Flavor::Anthropic => json!({
-            "id": format!("msg_mock_{number:08}"),
-            "type": "message",
-            "role": "assistant",
-            "model": request.model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": match stop {
-                Stop::EndTurn => "end_turn",
-                Stop::MaxTokens => "max_tokens",
-                Stop::Sequence => "stop_sequence",
-            },
-            "stop_sequence": stop_sequence,
-            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-        }),
+        Flavor::Anthropic => {
+            let mut content = Vec::new();
+            if thinking_tokens > 0 {
+                content.push(json!({"type": "thinking",
+                    "thinking": "The line names what failed; one sentence will say it.",
+                    "signature": format!("mock-signature-{number:08}")}));
+            }
+            // A budget that thinking used up leaves no text block at all.
+            if !text.is_empty() || thinking_tokens == 0 {
+                content.push(json!({"type": "text", "text": text}));
+            }
+            json!({
+                "id": format!("msg_mock_{number:08}"),
+                "type": "message",
+                "role": "assistant",
+                "model": request.model,
+                "content": content,
+                "stop_reason": match stop {
+                    Stop::EndTurn => "end_turn",
+                    Stop::MaxTokens => "max_tokens",
+                    Stop::Sequence => "stop_sequence",
+                },
+                "stop_sequence": stop_sequence,
+                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+            })
+        }
         Flavor::OpenAi => json!({
             "id": format!("chatcmpl-mock-{number:08}"),
             "object": "chat.completion",

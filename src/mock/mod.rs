@@ -1,13 +1,16 @@
 //! A fake Anthropic Messages API on loopback, for tests, demos and benchmarks: deterministic
-//! replies, configurable latency, injected faults, an optional rate limit, and counters.
+//! replies, configurable latency, injected faults, an optional rate limit, the behaviour of a
+//! Claude generation (`generation`), and counters.
 
 mod faults;
+mod generation;
 mod handler;
 mod rate_limit;
 mod reply;
 mod stats;
 
 pub use faults::{Fault, FaultKind, FaultSchedule};
+pub use generation::Generation;
 pub use reply::mock_reply;
 pub use stats::{MockStats, MockStatsSnapshot};
 
@@ -38,6 +41,8 @@ pub struct MockSettings {
     pub api_key: Option<String>,
     /// Seed of the random choices (latency spread, fault rates).
     pub seed: u64,
+    /// The Claude generation the Messages API behaves like.
+    pub generation: Generation,
 }
 
 impl Default for MockSettings {
@@ -51,6 +56,7 @@ impl Default for MockSettings {
             requests_per_minute: None,
             api_key: None,
             seed: 0,
+            generation: Generation::default(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct LlmPlan {
     pub models: ModelChoice,
     pub limits: RateLimits,
     pub retry: RetryPolicy,
+    /// The longest one request to the LLM takes (`--llm-timeout`).
+    pub attempt_timeout: Duration,
     /// What the client agrees to sample, and its audit log.
     pub sampling: SamplingRules,
 }
@@ -282,7 +284,7 @@ pub async fn run_job(
     let handler = SamplingHandler::with_model_choice(dedup.clone(), settings.llm.models.clone())
         .with_rules(settings.llm.sampling.clone())
         .with_protocol(settings.protocol)
-        .with_answer_timeout(settings.tool.sampling_timeout);
+        .with_answer_timeout(settings.tool.sampling_timeout, settings.llm.attempt_timeout);
 
     let total_lines = match &settings.input {
         JobInput::Log(source) => input::count_lines(source),

@@ -229,12 +229,12 @@ impl ProgressDisplay {
     }
 
     /// Shows the latest counters; `done_lines` is the number of input lines
-    /// fully dealt with (archived + failed + skipped). Cheap enough to call
-    /// thousands of times per second.
-    pub fn update(&self, counters: &JobCounters, done_lines: u64) {
+    /// fully dealt with (archived + failed + skipped), `waiting` why LLM requests
+    /// wait, when some do. Cheap enough to call thousands of times per second.
+    pub fn update(&self, counters: &JobCounters, done_lines: u64, waiting: Option<&str>) {
         match &self.output {
-            Output::Bar(bar) => bar.update(counters, done_lines),
-            Output::Plain(plain) => lock(plain).update(counters, done_lines),
+            Output::Bar(bar) => bar.update(counters, done_lines, waiting),
+            Output::Plain(plain) => lock(plain).update(counters, done_lines, waiting),
             Output::Off => {}
         }
     }
@@ -266,7 +266,7 @@ impl BarOutput {
         }
     }
 
-    fn update(&self, counters: &JobCounters, done_lines: u64) {
+    fn update(&self, counters: &JobCounters, done_lines: u64, waiting: Option<&str>) {
         self.bar.set_position(done_lines);
         let now = Instant::now();
         let mut last_message = lock(&self.last_message);
@@ -276,34 +276,43 @@ impl BarOutput {
         *last_message = Some(now);
         let rate = lines_per_sec(done_lines, self.bar.elapsed());
         self.bar.set_message(format!(
-            "{} archived, {} failed, {} lines/s",
+            "{} archived, {} failed, {} lines/s{}",
             thousands(counters.archived),
             thousands(counters.failed),
-            thousands(rate.round() as u64)
+            thousands(rate.round() as u64),
+            waiting_note(waiting)
         ));
     }
 }
 
 impl PlainOutput {
-    fn update(&mut self, counters: &JobCounters, done_lines: u64) {
+    fn update(&mut self, counters: &JobCounters, done_lines: u64, waiting: Option<&str>) {
         let now = Instant::now();
         if now.duration_since(self.last_line) < self.interval {
             return;
         }
         self.last_line = now;
-        let line = plain_line(counters, done_lines, self.total, now - self.started);
+        let line = plain_line(
+            counters,
+            done_lines,
+            self.total,
+            now - self.started,
+            waiting,
+        );
         // Progress is best effort: a closed stderr must not stop the job.
         let _ = writeln!(self.writer, "{line}").and_then(|()| self.writer.flush());
     }
 }
 
 /// One `Plain` progress line, e.g.
-/// `progress: 12000/100000 lines, 11950 archived, 50 failed, 3400 lines/s, ETA 26 s`.
+/// `progress: 12000/100000 lines, 11950 archived, 50 failed, 3400 lines/s, ETA 26 s`, and why
+/// requests wait when some do (`, waiting: 16 rate limited`).
 fn plain_line(
     counters: &JobCounters,
     done_lines: u64,
     total: Option<u64>,
     elapsed: Duration,
+    waiting: Option<&str>,
 ) -> String {
     let rate = lines_per_sec(done_lines, elapsed);
     let lines = match total {
@@ -318,9 +327,16 @@ fn plain_line(
         _ => String::new(),
     };
     format!(
-        "progress: {lines} lines, {} archived, {} failed, {rate:.0} lines/s{eta}",
-        counters.archived, counters.failed
+        "progress: {lines} lines, {} archived, {} failed, {rate:.0} lines/s{eta}{}",
+        counters.archived,
+        counters.failed,
+        waiting_note(waiting)
     )
+}
+
+/// `, waiting: REASONS` when requests wait, nothing otherwise.
+fn waiting_note(waiting: Option<&str>) -> String {
+    waiting.map_or_else(String::new, |reasons| format!(", waiting: {reasons}"))
 }
 
 fn lines_per_sec(lines: u64, elapsed: Duration) -> f64 {
@@ -783,15 +799,15 @@ mod tests {
             Some(100_000),
             Duration::from_secs(3600),
         );
-        display.update(&counters, 12_000);
-        display.update(&counters, 12_000);
+        display.update(&counters, 12_000, None);
+        display.update(&counters, 12_000, None);
         display.finish();
         assert_eq!(quiet.text(), "");
 
         let chatty = Captured::default();
         let display =
             ProgressDisplay::plain_to(Box::new(chatty.clone()), Some(100_000), Duration::ZERO);
-        display.update(&counters, 12_000);
+        display.update(&counters, 12_000, None);
         let text = chatty.text();
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(
@@ -811,7 +827,7 @@ mod tests {
         let mut done = 0;
         while started.elapsed() < Duration::from_millis(200) {
             done += 1;
-            display.update(&JobCounters::default(), done);
+            display.update(&JobCounters::default(), done, None);
         }
         let elapsed = started.elapsed();
         let lines = captured.text().lines().count() as u128;
@@ -831,16 +847,27 @@ mod tests {
         };
         let elapsed = Duration::from_secs(4);
         assert_eq!(
-            plain_line(&counters, 12_000, Some(100_000), elapsed),
+            plain_line(&counters, 12_000, Some(100_000), elapsed, None),
             "progress: 12000/100000 lines, 11950 archived, 50 failed, 3000 lines/s, ETA 29 s"
         );
         assert_eq!(
-            plain_line(&counters, 12_000, None, elapsed),
+            plain_line(&counters, 12_000, None, elapsed, None),
             "progress: 12000 lines, 11950 archived, 50 failed, 3000 lines/s"
         );
         assert_eq!(
-            plain_line(&counters, 0, Some(10), Duration::ZERO),
+            plain_line(&counters, 0, Some(10), Duration::ZERO, None),
             "progress: 0/10 lines, 11950 archived, 50 failed, 0 lines/s"
+        );
+        assert_eq!(
+            plain_line(
+                &counters,
+                0,
+                None,
+                elapsed,
+                Some("LLM unreachable (4 requests)")
+            ),
+            "progress: 0 lines, 11950 archived, 50 failed, 0 lines/s, waiting: LLM unreachable \
+             (4 requests)"
         );
     }
 
@@ -850,7 +877,7 @@ mod tests {
         let display =
             ProgressDisplay::with_writer(ProgressMode::Plain, None, Box::new(captured.clone()))
                 .with_plain_interval(Duration::ZERO);
-        display.update(&JobCounters::default(), 1);
+        display.update(&JobCounters::default(), 1, None);
         assert_eq!(captured.text().lines().count(), 1);
     }
 
@@ -860,7 +887,7 @@ mod tests {
         let display =
             ProgressDisplay::with_writer(ProgressMode::Off, Some(10), Box::new(captured.clone()))
                 .with_plain_interval(Duration::ZERO);
-        display.update(&example_counters(), 5);
+        display.update(&example_counters(), 5, None);
         display.finish();
         assert_eq!(captured.text(), "");
     }
@@ -870,7 +897,7 @@ mod tests {
         for total in [Some(1_000), None] {
             let display = ProgressDisplay::new(ProgressMode::Bar, total);
             for done in 0..2_000 {
-                display.update(&example_counters(), done);
+                display.update(&example_counters(), done, None);
             }
             display.finish();
         }

@@ -25,7 +25,7 @@ use super::filter::EntryFilter;
 use super::input::{Entry, InputError, InputItem};
 use super::progress::{JobCounters, LatencyRecorder, ProgressDisplay};
 use crate::client::{SamplingHandler, ServerTarget};
-use crate::llm::LlmStats;
+use crate::llm::{LlmErrorKind, LlmStats};
 use crate::redact::Redactor;
 use crate::report::{ReportWriter, Resolution};
 
@@ -712,11 +712,23 @@ impl SupervisorState {
                 message,
                 llm_attempts,
             } => {
-                if let Some(fatal) = self.plan.llm_stats.fatal() {
-                    self.stop(JobStatus::Aborted(format!(
-                        "{fatal}; stopped early so the rest of the input is not spent on a key \
-                         that does not work"
-                    )));
+                if let Some(fatal) = self.plan.llm_stats.fatal().cloned() {
+                    let unreachable = fatal.kind == LlmErrorKind::Unreachable;
+                    self.stop(JobStatus::Aborted(if unreachable {
+                        format!(
+                            "{fatal}; stopped before sending the rest of the input, as the LLM \
+                             has not answered once"
+                        )
+                    } else {
+                        format!(
+                            "{fatal}; stopped early so the rest of the input is not spent on a \
+                             key that does not work"
+                        )
+                    }));
+                    if unreachable && kind == fatal.kind.failure_kind() {
+                        // Not an entry's failure but the job's: it stays unsettled, for --resume.
+                        return;
+                    }
                 }
                 let failure = FailureRow {
                     line,
@@ -859,7 +871,10 @@ impl SupervisorState {
     fn show_progress(&self) {
         let counters = self.counters();
         let done_lines = counters.read + counters.skipped_blank + counters.skipped_filtered;
-        self.plan.progress.update(&counters, done_lines);
+        let waiting = self.plan.llm_stats.waiting();
+        self.plan
+            .progress
+            .update(&counters, done_lines, waiting.as_deref());
     }
 
     /// The first line not yet dealt with, and the job's number for it.

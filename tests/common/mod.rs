@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use log_archiver::client::{ClientSession, ProtocolChoice, SamplingHandler, ServerTarget, connect};
 use log_archiver::llm::OfflineBackend;
-use log_archiver::mock::{MockLlm, MockSettings, mock_reply};
+use log_archiver::mock::{MockLlm, MockSettings, MockStatsSnapshot, mock_reply};
 use log_archiver::report::format_record;
 use log_archiver::server::PromptTemplate;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -143,14 +143,62 @@ pub fn explain_command(mock: &MockLlm) -> Command {
 /// `log-archiver archive` (or `retry`) pointed at `mock` with a test key, quiet progress, every
 /// entry explained on its own (`--dedup off`; a later `--dedup` overrides it).
 pub fn job_command(mock: &MockLlm, subcommand: &str) -> Command {
+    job_command_at(&mock.base_url(), subcommand)
+}
+
+/// `log-archiver archive` (or `retry`) pointed at the LLM API at `base_url` with a test key,
+/// quiet progress.
+pub fn job_command_at(base_url: &str, subcommand: &str) -> Command {
     let mut command = command();
     command
         .arg(subcommand)
         .args(["--llm", "anthropic", "--progress", "off", "--dedup", "off"])
         .env("ANTHROPIC_API_KEY", "test-key")
-        .env("ANTHROPIC_BASE_URL", mock.base_url())
+        .env("ANTHROPIC_BASE_URL", base_url)
         .env_remove("LOG_ARCHIVER_MODEL");
     command
+}
+
+/// A `log-archiver mock-llm` process on an ephemeral loopback port, killed when dropped.
+pub struct MockProcess {
+    pub child: Child,
+    pub base_url: String,
+}
+
+impl MockProcess {
+    /// Starts `log-archiver mock-llm --port 0 EXTRA...` and waits for the URL it prints.
+    pub async fn start(extra: &[&str]) -> Self {
+        let mut child = command()
+            .args(["mock-llm", "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("mock-llm starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let line = tokio::time::timeout(
+            Duration::from_secs(30),
+            BufReader::new(stdout).lines().next_line(),
+        )
+        .await
+        .expect("mock-llm listens within 30 s")
+        .expect("stdout readable")
+        .expect("mock-llm prints its URL");
+        let base_url = line
+            .strip_prefix("mock LLM listening on ")
+            .expect("the URL line")
+            .to_string();
+        Self { child, base_url }
+    }
+
+    /// The mock's counters (`GET /stats`).
+    pub async fn stats(&self) -> MockStatsSnapshot {
+        reqwest::get(format!("{}/stats", self.base_url))
+            .await
+            .expect("stats answer")
+            .json()
+            .await
+            .expect("stats are JSON")
+    }
 }
 
 /// `log-archiver archive LOG --report REPORT` pointed at `mock`.
