@@ -457,7 +457,11 @@ fn classify(field: &str, column: usize) -> FieldKind {
     }
     let unsigned = core.strip_prefix('-').unwrap_or(core);
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        return FieldKind::Number;
+        return if unsigned.len() == core.len() && is_numeric_stamp(core) {
+            FieldKind::Timestamp
+        } else {
+            FieldKind::Number
+        };
     }
     if is_timestamp(core) {
         return FieldKind::Timestamp;
@@ -489,6 +493,36 @@ fn is_timestamp(word: &str) -> bool {
                     .chain(&WEEKDAYS)
                     .any(|name| name.eq_ignore_ascii_case(&word[..3]))
         }
+        _ => false,
+    }
+}
+
+/// Digits that read as a date or a time: `081109` (yyMMdd) or `203615` (HHmmss), `20171223`
+/// (yyyyMMdd), or epoch seconds of this century (`1131566461`).
+fn is_numeric_stamp(digits: &str) -> bool {
+    debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+    let pairs = |text: &str| -> Vec<u32> {
+        text.as_bytes()
+            .chunks(2)
+            .map(|pair| u32::from(pair[0] - b'0') * 10 + u32::from(pair[1] - b'0'))
+            .collect()
+    };
+    match digits.len() {
+        6 => {
+            let [a, b, c] = pairs(digits)[..] else {
+                return false;
+            };
+            let date = (1..=12).contains(&b) && (1..=31).contains(&c);
+            let time = a < 24 && b < 60 && c < 60;
+            date || time
+        }
+        8 => {
+            let [century, _, month, day] = pairs(digits)[..] else {
+                return false;
+            };
+            (19..=20).contains(&century) && (1..=12).contains(&month) && (1..=31).contains(&day)
+        }
+        10 => ("1000000000".."2100000000").contains(&digits),
         _ => false,
     }
 }
@@ -566,6 +600,26 @@ mod tests {
             "20171223-22:15:29:633|Step_StandReportReceiver|30002312|onReceive action: android.intent.action.SCREEN_ON",
         ];
         assert_eq!(message_of(&piped, piped[0]), "onStandStepChanged 3579");
+    }
+
+    #[test]
+    fn digits_that_read_as_dates_and_times_are_timestamps() {
+        let hdfs = [
+            "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating",
+            "081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 terminating",
+            "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated",
+        ];
+        let parts = HeaderFormat::detect(hdfs).split(hdfs[1]);
+        assert_eq!(parts.timestamp, Some("081109 203807"));
+        assert_eq!(parts.message, "PacketResponder 0 terminating");
+        assert_eq!(
+            classify("1131566461", 0),
+            FieldKind::Timestamp,
+            "epoch seconds"
+        );
+        assert_eq!(classify("148", 2), FieldKind::Number);
+        assert_eq!(classify("987654", 2), FieldKind::Number, "no date, no time");
+        assert_eq!(classify("-123456", 2), FieldKind::Number);
     }
 
     #[test]
