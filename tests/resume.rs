@@ -1,5 +1,6 @@
 //! Crashes and interruptions: `kill -9`, Ctrl-C and SIGTERM mid-job, then `--resume`, give the report an
-//! uninterrupted run gives, byte for byte; checkpoints guard against mixing up jobs.
+//! uninterrupted run gives, byte for byte; checkpoints guard against mixing up jobs and
+//! inputs, and a log that only grew since resumes where it stopped.
 
 mod common;
 
@@ -180,5 +181,76 @@ async fn a_leftover_checkpoint_needs_resume_and_must_match_the_input() {
         "{}",
         finished.stderr
     );
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_that_grew_since_the_checkpoint_resumes_where_it_stopped() {
+    let mock = slow_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("grow.log");
+    write_log(&log, 1500);
+    let report = dir.path().join("report.txt");
+    let mut child = start_archive(&mock, &log, &report, &[]);
+    wait_for_progress(&report, 100).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+
+    // The log keeps growing while nothing reads it, as a live log does.
+    let lines = write_log(&dir.path().join("longer.log"), 2000);
+    let mut appended = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut appended, (lines[1500..].join("\n") + "\n").as_bytes()).unwrap();
+    drop(appended);
+
+    let finished = resume(&mock, &log, &report).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("resuming at line"),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(read_report(&report), expected_report(&lines));
+    assert!(finished.stdout.contains("2,000"), "{}", finished.stdout);
+    mock.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_replaced_or_truncated_since_the_checkpoint_is_refused_and_the_report_kept() {
+    let mock = slow_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    let lines = write_log(&log, 1500);
+    let report = dir.path().join("report.txt");
+    let mut child = start_archive(&mock, &log, &report, &[]);
+    wait_for_progress(&report, 100).await;
+    child.start_kill().unwrap(); // SIGKILL
+    child.wait().await.unwrap();
+    let report_then = read_report(&report);
+
+    // Replaced: a new file under the same name, longer, whose lines differ.
+    let replacement: Vec<String> = lines.iter().map(|line| format!("{line} again")).collect();
+    std::fs::remove_file(&log).unwrap();
+    std::fs::write(&log, replacement.join("\n") + "\n").unwrap();
+    let finished = resume(&mock, &log, &report).await;
+    assert_eq!(finished.code, Some(1), "{}", finished.stderr);
+    assert!(
+        finished.stderr.contains("replaced or rewritten"),
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(read_report(&report), report_then);
+
+    // Truncated: fewer bytes than the checkpoint saw.
+    std::fs::write(&log, lines[..10].join("\n") + "\n").unwrap();
+    let finished = resume(&mock, &log, &report).await;
+    assert_eq!(finished.code, Some(1), "{}", finished.stderr);
+    assert!(finished.stderr.contains("truncated"), "{}", finished.stderr);
+    assert_eq!(read_report(&report), report_then);
+
+    // Put back, it resumes and completes.
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let finished = resume(&mock, &log, &report).await;
+    assert_eq!(finished.code, Some(0), "{}", finished.stderr);
+    assert_eq!(read_report(&report), expected_report(&lines));
     mock.stop().await;
 }

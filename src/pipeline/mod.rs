@@ -425,15 +425,9 @@ fn prepare_resume(
             checkpoint_path.display()
         )
     })?;
-    anyhow::ensure!(
-        &checkpoint.input == identity,
-        "the checkpoint at '{}' belongs to input '{}' ({} bytes), not '{}' ({} bytes)",
-        checkpoint_path.display(),
-        checkpoint.input.path,
-        checkpoint.input.size,
-        identity.path,
-        identity.size
-    );
+    checkpoint
+        .input
+        .check_continued_by(identity, checkpoint_path)?;
     checkpoint.truncate_report(&settings.report)?;
     eprintln!(
         "resuming at line {} ({} entries already archived, {} failed)",
